@@ -1,0 +1,390 @@
+"""Talk to Slack (or the console) with errors sorted into what the outbox must do about them.
+
+The outbox needs three answers from a failed call, not a zoo of SDK and socket exceptions:
+
+* :class:`SlackRateLimited` - Slack said "not now" (HTTP 429 / ``ratelimited``) and for how long;
+* :class:`SlackTransientError` - Slack or the network is unwell (5xx, refused, reset, timeout): retry later;
+* :class:`SlackPermanentError` - retrying cannot help (bad token, unknown channel, bot not invited): the
+  message says what a person must change.
+
+slack-sdk's own retry handlers are switched off (``retry_handlers=[]``): a retried ``chat.postMessage``
+after a timeout can post twice, and a rate-limit sleep inside the SDK is invisible to the outbox. The
+outbox owns retries instead, persisting the wait in ``next_attempt_at`` and checking
+``conversations.history`` for the message before posting again.
+
+The bot token lives only inside the ``WebClient``. Errors raised here are built from Slack's error code
+and the HTTP status, never from ``str()`` of SDK objects, and pass through :func:`redact_token`, so the
+token cannot leak into ``alerts.last_error``, logs or tracebacks.
+"""
+
+from __future__ import annotations
+
+import http.client
+import logging
+import math
+import re
+import sys
+from collections.abc import Callable
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any, Protocol, TextIO
+from urllib.error import URLError
+
+from pydantic import SecretStr
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.web import SlackResponse
+
+from alerts.slack_blocks import SlackMessage
+from monitor.config import EarshotSettings
+from monitor.models import AlertStatus
+
+__all__ = [
+    "AlertSender",
+    "ConsoleSender",
+    "SlackError",
+    "SlackPermanentError",
+    "SlackRateLimited",
+    "SlackSender",
+    "SlackTransientError",
+    "is_channel_id",
+    "make_sender",
+    "redact_token",
+]
+
+logger = logging.getLogger(__name__)
+
+EVENT_TYPE = "earshot_alert"
+DEFAULT_RETRY_AFTER = 30.0  # seconds, when a 429 comes without a usable Retry-After header
+HISTORY_PAGE_SIZE = 200
+MAX_HISTORY_PAGES = 5  # 1,000 messages back from the alert's creation is plenty for a lookup
+
+_CHANNEL_ID = re.compile(r"[CGD][A-Z0-9]{2,}")
+_TOKEN_SHAPE = re.compile(r"xox[a-z]-[A-Za-z0-9-]+")
+
+# Slack's documented server-side transient errors ("It's possible some aspect of the operation
+# succeeded" - so a retry must look the message up first, which the outbox does).
+_TRANSIENT_CODES = frozenset({"internal_error", "fatal_error", "service_unavailable", "request_timeout"})
+_RATE_LIMIT_CODES = frozenset({"ratelimited", "rate_limited"})
+# Errors that no alert can get past: the pass should stop instead of failing every alert in turn.
+_GLOBAL_CODES = frozenset(
+    {
+        "invalid_auth",
+        "not_authed",
+        "token_revoked",
+        "token_expired",
+        "account_inactive",
+        "missing_scope",
+        "no_permission",
+        "org_login_required",
+        "team_access_not_granted",
+        "ekm_access_denied",
+    }
+)
+_TOKEN_HINT = (
+    "Slack rejected the bot token: set EARSHOT_SLACK__BOT_TOKEN to the app's current Bot User OAuth "
+    "Token (xoxb-...), then requeue the failed alerts."
+)
+
+
+class SlackError(Exception):
+    """A Slack call failed; the message is safe to store and log (no token)."""
+
+
+class SlackRateLimited(SlackError):
+    """Slack answered 429 / ``ratelimited``; wait ``retry_after`` seconds before the next call."""
+
+    def __init__(self, retry_after: float, method: str) -> None:
+        self.retry_after = retry_after
+        super().__init__(f"Slack rate-limited {method}; retry after {retry_after:g}s")
+
+
+class SlackTransientError(SlackError):
+    """Slack or the network failed in a way that may pass (5xx, refused, reset, timeout)."""
+
+
+class SlackPermanentError(SlackError):
+    """Slack refused for a reason a retry cannot fix; ``code`` is Slack's error, the message the fix.
+
+    ``global_failure`` is true when every other call would fail the same way (bad token, missing
+    scope), so the outbox stops the pass instead of failing all pending alerts.
+    """
+
+    def __init__(self, code: str, message: str, *, global_failure: bool = False) -> None:
+        self.code = code
+        self.global_failure = global_failure
+        super().__init__(f"{code}: {message}")
+
+
+def is_channel_id(channel: str) -> bool:
+    """``C…``/``G…``/``D…`` ids, as opposed to ``#name``: conversations.history accepts only ids."""
+    return _CHANNEL_ID.fullmatch(channel) is not None
+
+
+def redact_token(text: str, token: SecretStr | str | None = None) -> str:
+    """``text`` with the given token and anything shaped like a Slack token replaced by ``xox?-***``."""
+    secret = token.get_secret_value() if isinstance(token, SecretStr) else token
+    if secret:
+        text = text.replace(secret, "xox?-***")
+    return _TOKEN_SHAPE.sub("xox?-***", text)
+
+
+def _permanent_hint(code: str, channel: str | None, needed: str | None) -> str:
+    where = channel or "the channel"
+    hints = {
+        "channel_not_found": f"Slack has no channel {where} visible to the bot: create it, invite the bot to "
+        "it if it is private, or set EARSHOT_SLACK__DEFAULT_CHANNEL to an existing channel.",
+        "not_in_channel": f"the Earshot bot is not a member of {where}: invite the bot to {where} "
+        "(`/invite @<bot name>` there) and requeue the failed alerts.",
+        "is_archived": f"{where} is archived: unarchive it or set EARSHOT_SLACK__DEFAULT_CHANNEL to another "
+        "channel.",
+        "missing_scope": f"the Slack app lacks the scope {needed or '(see the app settings)'}: add it under "
+        "OAuth & Permissions (chat:write to post; channels:history, groups:history and channels:read for "
+        "duplicate checks), reinstall the app and requeue the failed alerts.",
+        "restricted_action": f"a workspace setting stops the bot from posting in {where}: ask a Slack admin "
+        "or choose another channel.",
+    }
+    if code in hints:
+        return hints[code]
+    if code in _GLOBAL_CODES:
+        return _TOKEN_HINT
+    return (
+        f"Slack rejected the request with '{code}', which retrying cannot fix; see Slack's error list for "
+        "the method. If it names the message format (blocks, metadata, text) please report an Earshot bug."
+    )
+
+
+def _retry_after(response: SlackResponse) -> float:
+    headers = {str(k).lower(): v for k, v in (response.headers or {}).items()}
+    raw = headers.get("retry-after")
+    if isinstance(raw, list):
+        raw = raw[0] if raw else None
+    try:
+        value = float(raw) if raw is not None else DEFAULT_RETRY_AFTER
+    except ValueError:
+        return DEFAULT_RETRY_AFTER
+    return value if math.isfinite(value) and value >= 0 else DEFAULT_RETRY_AFTER
+
+
+def _classify_api_error(err: SlackApiError, method: str, channel: str | None, token: SecretStr) -> SlackError:
+    """Map Slack's answer to what the outbox should do; messages come from codes, never from the response."""
+    response: SlackResponse = err.response
+    status = int(response.status_code or 0)
+    data = response.data if isinstance(response.data, dict) else {}
+    code = str(data.get("error") or f"http_{status}")
+    if status == 429 or code in _RATE_LIMIT_CODES:
+        return SlackRateLimited(_retry_after(response), method)
+    if status >= 500 or code in _TRANSIENT_CODES:
+        label = f"HTTP {status}" if status >= 500 else code
+        return SlackTransientError(f"Slack {method} failed with {label}; will retry")
+    needed = data.get("needed") if isinstance(data.get("needed"), str) else None
+    hint = redact_token(_permanent_hint(code, channel, needed), token)
+    return SlackPermanentError(redact_token(code, token), hint, global_failure=code in _GLOBAL_CODES)
+
+
+def _describe_network_error(err: BaseException) -> str:
+    reason = getattr(err, "reason", None)
+    return f"{type(err).__name__}: {reason if reason is not None else err}"
+
+
+class AlertSender(Protocol):
+    """Where alerts go; the outbox only needs these two calls and the status to record on success."""
+
+    delivered_status: str
+
+    def post(
+        self, channel: str, message: SlackMessage, metadata: dict[str, Any]
+    ) -> tuple[str | None, str | None]:
+        """Deliver ``message``; return (channel id, message ts) where the destination has them."""
+        ...
+
+    def find_by_alert_id(self, channel: str, alert_id: int, oldest: datetime) -> str | None:
+        """The ts of an already delivered message carrying ``alert_id`` in its metadata, if any."""
+        ...
+
+    def resolve_channel_id(self, channel: str) -> str | None:
+        """The destination's id for a channel name, or ``None`` where lookups are impossible."""
+        ...
+
+
+class SlackSender:
+    """Posts alerts with slack-sdk's ``WebClient`` and finds them again by their message metadata."""
+
+    delivered_status: str = AlertStatus.SENT
+
+    def __init__(self, settings: EarshotSettings, client: WebClient | None = None) -> None:
+        token = settings.slack.bot_token
+        if token is None or not token.get_secret_value():
+            raise ValueError("SlackSender needs EARSHOT_SLACK__BOT_TOKEN; use ConsoleSender without one")
+        self._token = token
+        base_url = (
+            settings.slack.api_url if settings.slack.api_url.endswith("/") else settings.slack.api_url + "/"
+        )
+        self._client = client or WebClient(
+            token=token.get_secret_value(),
+            base_url=base_url,
+            # WebClient takes whole seconds; rounding up never cuts a call shorter than configured.
+            timeout=max(1, math.ceil(settings.slack.timeout_seconds)),
+            retry_handlers=[],
+        )
+        self._channel_ids: dict[str, str] = {}
+
+    def __repr__(self) -> str:
+        return f"SlackSender(base_url={self._client.base_url!r})"
+
+    def _call(self, method: str, channel: str | None, call: Callable[[], SlackResponse]) -> SlackResponse:
+        """Run one Web API call, turning every failure into one of the three outbox-facing errors.
+
+        The SDK exception holds the request, Authorization header included, so it is neither chained nor
+        left as context: the replacement is raised after the ``except`` block has let go of it.
+        """
+        error: SlackError
+        try:
+            return call()
+        except SlackApiError as err:
+            error = _classify_api_error(err, method, channel, self._token)
+        except (URLError, OSError, http.client.HTTPException) as err:
+            # URLError: refused/unresolvable; OSError: timeouts and resets; HTTPException: truncated replies.
+            detail = redact_token(_describe_network_error(err), self._token)
+            error = SlackTransientError(f"Slack {method} unreachable ({detail}); will retry")
+        except SlackClientError as err:
+            error = SlackPermanentError(
+                "client_error",
+                f"slack-sdk refused the call ({type(err).__name__}); check EARSHOT_SLACK__API_URL",
+            )
+        raise error
+
+    def check_auth(self) -> str:
+        """Who the token belongs to (``auth.test``), for a health check; raises like every call here."""
+        resp = self._call("auth.test", None, self._client.auth_test)
+        return f"{resp.get('user', '?')} in {resp.get('team', '?')}"
+
+    def post(self, channel: str, message: SlackMessage, metadata: dict[str, Any]) -> tuple[str, str]:
+        """``chat.postMessage`` with blocks, fallback text and metadata; returns (channel id, ts)."""
+        resp = self._call(
+            "chat.postMessage",
+            channel,
+            lambda: self._client.chat_postMessage(
+                channel=channel,
+                text=message.text,
+                blocks=message.blocks,
+                metadata=metadata,
+                unfurl_links=False,
+                unfurl_media=False,
+                link_names=False,
+                parse="none",
+            ),
+        )
+        channel_id, ts = resp.get("channel"), resp.get("ts")
+        if not isinstance(channel_id, str) or not isinstance(ts, str):
+            raise SlackTransientError(
+                "Slack chat.postMessage answered ok without channel/ts; will look it up"
+            )
+        self._channel_ids[channel.lstrip("#")] = channel_id
+        return channel_id, ts
+
+    def resolve_channel_id(self, channel: str) -> str:
+        """A channel id for ``#name``/``name``/id; history calls accept only ids. Uses conversations.list."""
+        if is_channel_id(channel):
+            return channel
+        name = channel.lstrip("#")
+        if name in self._channel_ids:
+            return self._channel_ids[name]
+        cursor: str | None = None
+        while True:
+            resp = self._call(
+                "conversations.list",
+                channel,
+                partial(
+                    self._client.conversations_list,
+                    types="public_channel,private_channel",
+                    exclude_archived=True,
+                    limit=200,
+                    cursor=cursor,
+                ),
+            )
+            for conv in resp.get("channels") or []:
+                if isinstance(conv, dict) and conv.get("name") == name and isinstance(conv.get("id"), str):
+                    self._channel_ids[name] = conv["id"]
+                    return str(conv["id"])
+            cursor = (resp.get("response_metadata") or {}).get("next_cursor") or None
+            if not cursor:
+                raise SlackPermanentError(
+                    "channel_not_found", _permanent_hint("channel_not_found", channel, None)
+                )
+
+    def find_by_alert_id(self, channel: str, alert_id: int, oldest: datetime) -> str | None:
+        """Search the channel's history since ``oldest`` for our metadata with this ``alert_id``."""
+        channel_id = self.resolve_channel_id(channel)
+        moment = oldest.replace(tzinfo=UTC) if oldest.tzinfo is None else oldest
+        oldest_ts = f"{moment.timestamp():.6f}"
+        cursor: str | None = None
+        for _ in range(MAX_HISTORY_PAGES):
+            resp = self._call(
+                "conversations.history",
+                channel,
+                partial(
+                    self._client.conversations_history,
+                    channel=channel_id,
+                    oldest=oldest_ts,
+                    include_all_metadata=True,
+                    limit=HISTORY_PAGE_SIZE,
+                    cursor=cursor,
+                ),
+            )
+            for msg in resp.get("messages") or []:
+                if _carries_alert(msg, alert_id):
+                    return str(msg["ts"])
+            cursor = (resp.get("response_metadata") or {}).get("next_cursor") or None
+            if not resp.get("has_more") or not cursor:
+                return None
+        logger.warning(
+            "alert %s: stopped looking after %d history pages in %s", alert_id, MAX_HISTORY_PAGES, channel
+        )
+        return None
+
+
+def _carries_alert(message: Any, alert_id: int) -> bool:
+    if not isinstance(message, dict) or not isinstance(message.get("ts"), str):
+        return False
+    metadata = message.get("metadata")
+    if not isinstance(metadata, dict) or metadata.get("event_type") != EVENT_TYPE:
+        return False
+    payload = metadata.get("event_payload")
+    return isinstance(payload, dict) and str(payload.get("alert_id")) == str(alert_id)
+
+
+class ConsoleSender:
+    """Used when no bot token is configured: prints each alert readably so a trial run shows something."""
+
+    delivered_status: str = AlertStatus.PRINTED
+
+    def __init__(self, settings: EarshotSettings | None = None, stream: TextIO | None = None) -> None:
+        self._stream = stream
+
+    def post(self, channel: str, message: SlackMessage, metadata: dict[str, Any]) -> tuple[None, None]:
+        stream = self._stream or sys.stdout  # looked up per call so redirected stdout (and capsys) works
+        body = message.plain or message.text
+        alert_id = (metadata.get("event_payload") or {}).get("alert_id", "?")
+        print(
+            f"\n--- Earshot alert #{alert_id} for {channel} (no Slack token: printed) ---\n{body}\n",
+            file=stream,
+        )
+        stream.flush()
+        return None, None
+
+    def find_by_alert_id(self, channel: str, alert_id: int, oldest: datetime) -> str | None:
+        """The console keeps no history; a crash right after printing may print the alert again."""
+        return None
+
+    def resolve_channel_id(self, channel: str) -> str | None:
+        return None
+
+
+def make_sender(settings: EarshotSettings) -> AlertSender:
+    """A :class:`SlackSender` when a bot token is configured, else a :class:`ConsoleSender`."""
+    token = settings.slack.bot_token
+    if token is not None and token.get_secret_value():
+        return SlackSender(settings)
+    logger.info("no Slack bot token configured (EARSHOT_SLACK__BOT_TOKEN): alerts are printed to the console")
+    return ConsoleSender(settings)
