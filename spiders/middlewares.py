@@ -1,0 +1,172 @@
+"""Downloader middlewares that wait before retrying, so a struggling or rate-limiting API gets room.
+
+``RetryAfterMiddleware`` handles HTTP 429 the way Google asks (honour ``Retry-After``);
+``BackoffRetryMiddleware`` is Scrapy's RetryMiddleware (5xx, timeouts, dropped connections) with
+exponential backoff between attempts. Both wait with a timer, never by blocking the reactor.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING
+
+from scrapy import Request
+from scrapy.downloadermiddlewares.retry import RetryMiddleware
+from scrapy.http import Response
+from scrapy.settings import BaseSettings
+from scrapy.utils.asyncio import sleep
+
+if TYPE_CHECKING:
+    from typing import Self
+
+    from scrapy.crawler import Crawler
+    from scrapy.statscollectors import StatsCollector
+
+logger = logging.getLogger(__name__)
+
+_DELTA_SECONDS = re.compile(r"\d{1,9}(?:\.\d{1,6})?", re.ASCII)
+
+
+def retry_after_seconds(value: bytes | str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait according to a ``Retry-After`` header (delta-seconds or HTTP-date, RFC 9110).
+
+    None when the header is absent or unreadable; a date in the past means "now" (0).
+    """
+    if value is None:
+        return None
+    text = (value.decode("latin-1") if isinstance(value, bytes) else value).strip()
+    if not text:
+        return None
+    if _DELTA_SECONDS.fullmatch(text):
+        return float(text)
+    try:
+        when = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:  # "-0000" means UTC in RFC 5322 dates
+        when = when.replace(tzinfo=UTC)
+    current = now or datetime.now(UTC)
+    return max(0.0, (when - current).total_seconds())
+
+
+def _add_seconds(stats: StatsCollector, key: str, seconds: float) -> None:
+    """Accumulate a duration in the stats (inc_value is typed for counts)."""
+    stats.set_value(key, round(stats.get_value(key, 0.0) + seconds, 3))
+
+
+class RetryAfterMiddleware:
+    """Retry rate-limited responses (429) after the delay the server asks for, a few times at most.
+
+    Stats: ``earshot/ratelimited`` (429s seen), ``earshot/ratelimit/count`` (retries scheduled),
+    ``earshot/ratelimit/delay_seconds`` (time waited), ``earshot/ratelimit/max_reached`` and
+    ``earshot/ratelimit/retry_after_too_long`` (gave up; the 429 then reaches the spider's errback).
+    """
+
+    def __init__(self, crawler: Crawler) -> None:
+        settings = crawler.settings
+        self.crawler = crawler
+        self.codes = {int(code) for code in settings.getlist("EARSHOT_RATELIMIT_HTTP_CODES", [429])}
+        self.max_retry_times = settings.getint("EARSHOT_RATELIMIT_RETRY_TIMES", 3)
+        self.default_delay = settings.getfloat("EARSHOT_RATELIMIT_DEFAULT_DELAY", 10.0)
+        self.max_delay = settings.getfloat("EARSHOT_RATELIMIT_MAX_DELAY", 300.0)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        return cls(crawler)
+
+    def delay_for(self, response: Response, attempt: int) -> float:
+        """The server's Retry-After, else the default delay doubled for each earlier attempt."""
+        asked = retry_after_seconds(response.headers.get(b"Retry-After"))
+        if asked is not None:
+            return asked
+        return min(self.max_delay, self.default_delay * 2 ** (attempt - 1))
+
+    async def process_response(self, request: Request, response: Response) -> Request | Response:
+        if response.status not in self.codes or request.meta.get("dont_retry", False):
+            return response
+        stats = self.crawler.stats
+        assert stats is not None
+        stats.inc_value("earshot/ratelimited")
+        attempt = request.meta.get("ratelimit_retry_times", 0) + 1
+        delay = self.delay_for(response, attempt)
+        if attempt > self.max_retry_times:
+            stats.inc_value("earshot/ratelimit/max_reached")
+            logger.warning(
+                "Still rate limited (HTTP %d) on %s after %d retries; giving up on it",
+                response.status,
+                request,
+                self.max_retry_times,
+            )
+            return response
+        if delay > self.max_delay:
+            stats.inc_value("earshot/ratelimit/retry_after_too_long")
+            logger.warning(
+                "Rate limited (HTTP %d) on %s; the server asks to wait %.0f s, more than "
+                "EARSHOT_RATELIMIT_MAX_DELAY=%.0f s, so this request is left for the next run",
+                response.status,
+                request,
+                delay,
+                self.max_delay,
+            )
+            return response
+        retry = request.copy()
+        retry.meta["ratelimit_retry_times"] = attempt
+        retry.dont_filter = True
+        stats.inc_value("earshot/ratelimit/count")
+        _add_seconds(stats, "earshot/ratelimit/delay_seconds", delay)
+        logger.warning(
+            "Rate limited (HTTP %d) on %s; retrying in %.1f s (retry %d of %d)",
+            response.status,
+            request,
+            delay,
+            attempt,
+            self.max_retry_times,
+        )
+        await sleep(delay)
+        return retry
+
+
+class BackoffRetryMiddleware(RetryMiddleware):
+    """Scrapy's RetryMiddleware, waiting ``base * 2**(n-1)`` seconds (capped) before the n-th retry.
+
+    Configured by RETRY_* as usual plus ``EARSHOT_RETRY_BACKOFF_BASE`` / ``EARSHOT_RETRY_BACKOFF_MAX``;
+    the time waited is counted in ``earshot/retry/backoff_seconds``.
+    """
+
+    def __init__(self, settings: BaseSettings) -> None:
+        super().__init__(settings)
+        self.backoff_base = settings.getfloat("EARSHOT_RETRY_BACKOFF_BASE", 1.0)
+        self.backoff_max = settings.getfloat("EARSHOT_RETRY_BACKOFF_MAX", 30.0)
+
+    def backoff_delay(self, retry_times: int) -> float:
+        """Seconds to wait before retry number ``retry_times`` (1-based)."""
+        return max(0.0, min(self.backoff_max, self.backoff_base * 2 ** (retry_times - 1)))
+
+    async def process_response(  # type: ignore[override]
+        self, request: Request, response: Response
+    ) -> Request | Response:
+        result = super().process_response(request, response)
+        if isinstance(result, Request):
+            await self._wait(result)
+        return result
+
+    async def process_exception(  # type: ignore[override]
+        self, request: Request, exception: Exception
+    ) -> Request | Response | None:
+        result = super().process_exception(request, exception)
+        if isinstance(result, Request):
+            await self._wait(result)
+        return result
+
+    async def _wait(self, retry: Request) -> None:
+        delay = self.backoff_delay(retry.meta.get("retry_times", 1))
+        if delay <= 0:
+            return
+        stats = self.crawler.stats
+        assert stats is not None
+        _add_seconds(stats, "earshot/retry/backoff_seconds", delay)
+        logger.info("Waiting %.1f s before retry %d of %s", delay, retry.meta.get("retry_times", 1), retry)
+        await sleep(delay)

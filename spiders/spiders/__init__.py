@@ -1,0 +1,1 @@
+"""Spider classes, discovered by Scrapy through ``SPIDER_MODULES``."""
