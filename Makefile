@@ -20,7 +20,8 @@ $(BIN)/earshot: pyproject.toml
 model: $(BIN)/earshot
 	$(BIN)/earshot model build
 
-test: install
+# The README's test command: lint, format check, types, then the whole suite.
+test: install check
 	$(BIN)/python -m pytest -q
 
 check: install

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,8 @@ from pydantic_settings import (
 )
 
 CONFIG_ENV = "EARSHOT_CONFIG"
+# The file chosen by load_settings (``--config``), without mutating the process environment.
+_config_file: ContextVar[str | None] = ContextVar("earshot_config_file", default=None)
 
 
 class ConfigError(Exception):
@@ -45,7 +48,9 @@ class Target(Section):
 
 class SlackSettings(Section):
     bot_token: SecretStr | None = Field(None, description="xoxb- bot token; unset = print alerts to console.")
-    default_channel: str = Field("#earshot-alerts", description="Channel for alerts without a routed channel.")
+    default_channel: str = Field(
+        "#earshot-alerts", description="Channel for alerts without a routed channel."
+    )
     api_url: str = Field("https://slack.com/api/", description="Slack Web API base URL (tests use loopback).")
     max_attempts: int = Field(8, ge=1, description="Delivery attempts before an alert is marked failed.")
     timeout_seconds: float = Field(10.0, gt=0, description="HTTP timeout for one Slack call.")
@@ -61,7 +66,9 @@ class AlertSettings(Section):
 
 class GoogleBusinessSettings(Section):
     base_url: str = Field("https://mybusiness.googleapis.com", description="GBP API root.")
-    access_token: SecretStr | None = Field(None, description="OAuth 2.0 bearer token (business.manage scope).")
+    access_token: SecretStr | None = Field(
+        None, description="OAuth 2.0 bearer token (business.manage scope)."
+    )
     page_size: int = Field(50, ge=1, le=50, description="Reviews per page (API maximum 50).")
     max_pages: int = Field(100, ge=1, description="Request budget per location and run.")
 
@@ -134,7 +141,7 @@ class EarshotSettings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
-        path = os.environ.get(CONFIG_ENV)
+        path = _config_file.get() or os.environ.get(CONFIG_ENV)
         if path:
             sources.append(TomlConfigSettingsSource(settings_cls, toml_file=Path(path)))
         return tuple(sources)
@@ -151,9 +158,7 @@ def _describe(err: ValidationError) -> str:
 
 def load_settings(config_file: str | Path | None = None, **overrides: Any) -> EarshotSettings:
     """Load settings once; raise ConfigError naming the bad setting instead of a traceback."""
-    if config_file is not None:
-        os.environ[CONFIG_ENV] = str(config_file)
-    path = os.environ.get(CONFIG_ENV)
+    path = str(config_file) if config_file is not None else os.environ.get(CONFIG_ENV)
     if path:
         p = Path(path).expanduser()
         if not p.is_file():
@@ -163,7 +168,49 @@ def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Ea
                 tomllib.load(fh)
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"config file {p} is not valid TOML: {exc}") from exc
+    token = _config_file.set(path)
     try:
         return EarshotSettings(**overrides)
     except ValidationError as exc:
         raise ConfigError("invalid configuration:\n" + _describe(exc)) from None
+    finally:
+        _config_file.reset(token)
+
+
+def _rows(model: type[BaseModel], prefix: tuple[str, ...]) -> list[tuple[str, str, str]]:
+    rows: list[tuple[str, str, str]] = []
+    for name, f in model.model_fields.items():
+        ann = f.annotation
+        path = (*prefix, name)
+        if isinstance(ann, type) and issubclass(ann, Section) and ann is not Target:
+            rows.extend(_rows(ann, path))
+            continue
+        default = f.default_factory() if f.default_factory is not None else f.default  # type: ignore[call-arg]
+        if isinstance(default, BaseModel):
+            continue
+        shown = "unset" if default is None else ("[]" if default == [] else str(default))
+        env = "EARSHOT_" + "__".join(p.upper() for p in path)
+        rows.append((env, f"`{shown}`", f.description or ""))
+    return rows
+
+
+def settings_table() -> str:
+    """Every setting as a Markdown table row (environment variable, default, meaning) for the README."""
+    lines = ["| environment variable (TOML key) | default | meaning |", "|---|---|---|"]
+    for env, default, desc in _rows(EarshotSettings, ()):
+        toml = ".".join(p.lower() for p in env.removeprefix("EARSHOT_").split("__"))
+        lines.append(f"| `{env}` (`{toml}`) | {default} | {desc} |")
+    return "\n".join(lines)
+
+
+def write_readme_table(readme: Path) -> None:
+    """Refresh the settings table between the README's markers."""
+    start, end = "<!-- settings-table:start -->", "<!-- settings-table:end -->"
+    text = readme.read_text(encoding="utf-8")
+    head, rest = text.split(start, 1)
+    _, tail = rest.split(end, 1)
+    readme.write_text(f"{head}{start}\n{settings_table()}\n{end}{tail}", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    write_readme_table(Path(__file__).resolve().parents[1] / "README.md")

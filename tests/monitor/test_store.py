@@ -43,9 +43,11 @@ def test_same_review_twice_is_stored_once(engine: Engine) -> None:
 def test_edited_review_updates_row_and_keeps_history(engine: Engine) -> None:
     with session_scope(engine) as s:
         upsert_mention(s, _review())
-    edited = _review("Zwrot w końcu przyszedł, zmieniam ocenę.", 4.0, updated_at=datetime(2026, 11, 22, 9, 0, tzinfo=UTC))
+    edited = _review(
+        "Zwrot w końcu przyszedł, zmieniam ocenę.", 4.0, updated_at=datetime(2026, 11, 22, 9, 0, tzinfo=UTC)
+    )
     with session_scope(engine) as s:
-        row, outcome = upsert_mention(s, edited)
+        _, outcome = upsert_mention(s, edited)
     assert outcome is UpsertOutcome.UPDATED
     with Session(engine) as s:
         mention = s.exec(select(Mention)).one()

@@ -1,0 +1,151 @@
+"""The whole path once: demo Google source → spider → database → real model → outbox → fake Slack."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+from sqlmodel import Session, col, select
+
+from monitor.config import EarshotSettings, load_settings
+from monitor.db import make_engine
+from monitor.demo_source import DemoSource
+from monitor.models import Alert, AlertStatus, CrawlRun, Mention, SentimentScore, StageRun
+from monitor.pipeline import TextScorer, load_scorer, run_alerts, run_crawls, score_pending
+from monitor.scheduler import run_forever
+from tests.alerts.fake_slack import FakeSlack
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def scorer() -> TextScorer:
+    return load_scorer(load_settings())
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key in list(os.environ):
+        if key.startswith("EARSHOT_"):
+            monkeypatch.delenv(key)
+
+
+def _settings(tmp_path: Path, src: DemoSource, slack: FakeSlack | None) -> EarshotSettings:
+    base = load_settings(data_dir=tmp_path)
+    cfg = src.configure(base)
+    if slack is not None:
+        cfg = cfg.model_copy(
+            update={
+                "slack": cfg.slack.model_copy(
+                    update={
+                        "bot_token": SecretStr(slack.token),
+                        "api_url": slack.url,
+                        "default_channel": "#cs-alerts",
+                    }
+                )
+            }
+        )
+    return cfg
+
+
+def test_review_travels_from_source_to_slack_once(
+    tmp_path: Path, scorer: TextScorer, clean_env: None
+) -> None:
+    with DemoSource() as src, FakeSlack() as slack:
+        slack.add_channel("cs-alerts", "C0CSALERTS")
+        cfg = _settings(tmp_path, src, slack)
+        engine = make_engine(cfg.effective_database_url)
+
+        [crawl] = run_crawls(cfg)
+        assert crawl.counts["items_new"] == 12
+        assert crawl.counts["errors"] == 0
+
+        scored = score_pending(engine, scorer)
+        assert scored.counts["scored"] == 12
+
+        first = run_alerts(engine, cfg)
+        with Session(engine) as s:
+            alerts = s.exec(select(Alert)).all()
+            mentions = {m.id: m for m in s.exec(select(Mention)).all()}
+            scores = {sc.mention_id: sc for sc in s.exec(select(SentimentScore)).all()}
+        expected = {
+            mid
+            for mid, m in mentions.items()
+            if (m.rating is not None and m.rating <= 2) or scores[mid].score <= cfg.alerts.negative_threshold
+        }
+        assert {a.mention_id for a in alerts} == expected
+        assert first.counts["sent"] == len(expected) >= 4
+        assert all(a.status == AlertStatus.SENT and a.slack_ts for a in alerts)
+        posted = slack.messages()
+        assert len(posted) == len(expected)
+        assert {m.ts for m in posted} == {a.slack_ts for a in alerts}
+        # Polish and English reviews both reached Slack, each with a link to the review.
+        langs = {scores[a.mention_id].lang for a in alerts}
+        assert {"pl", "en"} <= langs
+        assert all(m.text for m in posted), "every message carries a fallback text"
+
+        # Running every stage again sends nothing twice.
+        run_crawls(cfg)
+        assert score_pending(engine, scorer).counts["scored"] == 0
+        again = run_alerts(engine, cfg)
+        assert again.counts.get("sent", 0) == 0
+        assert len(slack.messages()) == len(expected)
+
+        with Session(engine) as s:
+            runs = s.exec(select(CrawlRun).order_by(col(CrawlRun.id))).all()
+            assert [r.finish_reason for r in runs] == ["finished", "finished"]
+            assert runs[1].items_new == 0
+            assert s.exec(select(StageRun).where(StageRun.stage == "score")).first() is not None
+        engine.dispose()
+
+
+def test_scheduler_runs_stages_and_stops_cleanly(tmp_path: Path, clean_env: None) -> None:
+    with DemoSource() as src:
+        cfg = _settings(tmp_path, src, None)
+        cfg = cfg.model_copy(
+            update={
+                "schedule": cfg.schedule.model_copy(update={"score_minutes": 0.05, "alerts_minutes": 0.05})
+            }
+        )
+        stop = threading.Event()
+        worker = threading.Thread(target=run_forever, args=(cfg, stop))
+        worker.start()
+        engine = make_engine(cfg.effective_database_url)
+        try:
+            for _ in range(240):
+                with Session(engine) as s:
+                    if s.exec(select(Alert).where(Alert.status == AlertStatus.PRINTED)).first():
+                        break
+                stop.wait(0.5)
+        finally:
+            stop.set()
+            worker.join(timeout=60)
+        assert not worker.is_alive(), "the scheduler did not stop after the stop signal"
+        with Session(engine) as s:
+            assert len(s.exec(select(Mention)).all()) == 12
+            assert s.exec(select(Alert).where(Alert.status == AlertStatus.PRINTED)).first() is not None
+        engine.dispose()
+
+
+def test_earshot_demo_command(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EARSHOT_")}
+    out = subprocess.run(
+        [sys.executable, "-m", "monitor.cli", "demo", "--data-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=300,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "items_new=12" in out.stdout
+    assert "scored=12" in out.stdout
+    assert "console (no Slack token set)" in out.stdout
+    assert "printed=" in out.stdout
+    assert (tmp_path / "earshot.db").is_file()
