@@ -37,11 +37,11 @@ def _print_mentions(engine_url: str) -> None:
             .join(SentimentScore, col(SentimentScore.mention_id) == col(Mention.id))
             .order_by(col(SentimentScore.score))
         ).all()
-        print(f"\n{'stars':<6}{'lang':<5}{'sentiment':<20}text")
+        print(f"\n{'stars':<6}{'lang':<6}{'sentiment':<20}text")
         for m, sc in rows:
             stars = "-" if m.rating is None else f"{m.rating:.0f}★"
             text = " ".join(m.text.split())
-            print(f"{stars:<6}{sc.lang or '?':<5}{sc.label + f' {sc.score:+.2f}':<20}{text[:70]}")
+            print(f"{stars:<6}{sc.lang or '?':<6}{sc.label + f' {sc.score:+.2f}':<20}{text[:70]}")
         alerts = s.exec(select(Alert)).all()
         print(f"\nalerts: {len(alerts)} → " + ", ".join(sorted({f"{a.status}:{a.channel}" for a in alerts})))
     engine.dispose()

@@ -16,7 +16,9 @@ from monitor.db import make_engine
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SHARED = Path(os.environ.get("EARSHOT_SHARED_DIR", Path(__file__).resolve().parents[1].parent / "shared"))
-POSTGRES_URL = os.environ.get("EARSHOT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+POSTGRES_URL = os.environ.get(
+    "EARSHOT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
 
 
 def _postgres_available() -> bool:
