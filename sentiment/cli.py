@@ -5,9 +5,11 @@ import time (torch and transformers take seconds to import) so that every other 
 fast; each handler imports what it needs. Handlers take ``(args, settings)`` and return an exit code;
 ``--model``/``--cache-dir``/``--batch-size``/``--max-length``/``--threads`` override ``settings.sentiment``.
 
-``earshot model predict`` reads JSON lines ``{"id": ..., "text": ...}`` from a file or ``-`` (stdin) and
-writes one JSON line per input line, in order: ``{"id", "label", "score", "probabilities", "language"}``, or
-``{"id", "error"}`` for a line that is not a JSON object with a string ``text`` (blank lines are skipped).
+``earshot model predict`` reads JSON lines ``{"id": ..., "text": ..., "rating": optional, "reach": optional}``
+from a file or ``-`` (stdin) and writes one JSON line per input line, in order: ``{"id", "label",
+"label_source", "score", "confidence", "probabilities", "language", "urgency": {"level", "reasons"},
+"aspects": [...], "model"}``, or ``{"id", "error"}`` for a line that is not a JSON object with a string
+``text`` or has an unusable rating/reach (blank lines are skipped; undecodable bytes become U+FFFD).
 """
 
 from __future__ import annotations
@@ -25,13 +27,16 @@ from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from monitor.config import EarshotSettings
+    from sentiment.analysis import Analyzer
     from sentiment.scorer import Scorer
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``model`` command and its ``build``/``train``/``eval``/``predict`` subcommands."""
     model = subparsers.add_parser("model", help="build, train, evaluate or run the sentiment model")
-    commands = model.add_subparsers(dest="model_command", metavar="{build,train,eval,predict}", required=True)
+    commands = model.add_subparsers(
+        dest="model_command", metavar="{build,train,eval,eval-detectors,predict}", required=True
+    )
 
     build = commands.add_parser("build", help="build the bundled model offline (no-op when already built)")
     build.add_argument(
@@ -50,6 +55,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add_model_arguments(evaluate)
     add_eval_arguments(evaluate)
     evaluate.set_defaults(func=eval_command)
+
+    detectors = commands.add_parser(
+        "eval-detectors", help="precision/recall of urgency and aspects on the bundled held-out samples"
+    )
+    add_model_arguments(detectors)
+    detectors.add_argument("--aspects-file", type=Path, default=None, help="default: the bundled sample")
+    detectors.add_argument("--urgency-file", type=Path, default=None, help="default: the bundled sample")
+    detectors.add_argument("--json", dest="json_out", type=Path, default=None, help="also write JSON here")
+    detectors.set_defaults(func=eval_detectors_command)
 
     predict = commands.add_parser("predict", help='score JSON lines {"id","text"} from a file or - (stdin)')
     add_model_arguments(predict)
@@ -101,6 +115,33 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
         "--polemo-out",
         action="store_true",
         help="also train on PolEmo-OUT dev (330 Polish reviews, almost no neutral ones; off for the shipped weights)",
+    )
+    parser.add_argument(
+        "--n-long-docs",
+        type=int,
+        default=0,
+        help="synthetic paragraph-length documents joined from same-label training rows",
+    )
+    parser.add_argument(
+        "--csv",
+        type=Path,
+        action="append",
+        default=None,
+        help="extra training data: CSV with text,label columns (repeatable; e.g. exported corrections)",
+    )
+    parser.add_argument(
+        "--text-prefix", default="", help="text put before every input, e.g. 'query: ' (E5's own prefix)"
+    )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="fine-tune further from the shipped weights (e.g. on exported corrections) instead of the encoder",
+    )
+    parser.add_argument(
+        "--export-model",
+        type=Path,
+        default=None,
+        help="also write a ready-to-load model folder (use it with EARSHOT_SENTIMENT__MODEL=FOLDER)",
     )
     parser.add_argument("--max-steps", type=int, default=None, help="stop early (smoke tests)")
     parser.add_argument("--no-eval", action="store_true", help="skip the evaluation recorded in the manifest")
@@ -171,17 +212,56 @@ def eval_command(args: argparse.Namespace, settings: EarshotSettings) -> int:
         return _fail(exc)
 
 
+def eval_detectors_command(args: argparse.Namespace, settings: EarshotSettings) -> int:
+    """Aspect and urgency figures on samples written independently of the detectors' lexicons."""
+    from sentiment.aspects import AspectDetector, evaluate_aspects, load_labelled
+    from sentiment.embeddings import E5Embedder
+    from sentiment.urgency_eval import URGENCY_SAMPLE, evaluate_urgency, load_urgency_labelled
+
+    try:
+        scorer = load_scorer(args, settings)
+        aspect_items = load_labelled(args.aspects_file or URGENCY_SAMPLE.with_name("aspects_labelled.jsonl"))
+        urgency_items = load_urgency_labelled(args.urgency_file or URGENCY_SAMPLE)
+    except (*_user_errors(), ValueError) as exc:
+        return _fail(exc)
+    start = time.perf_counter()
+    detector = AspectDetector(E5Embedder(), scorer.probabilities)
+    aspects = evaluate_aspects(detector, aspect_items)
+    scores = [r.score for r in scorer.score([i.text for i in urgency_items])]
+    urgency = evaluate_urgency(urgency_items, scores)
+    print(aspects.format_table())
+    print()
+    print(urgency.format_table())
+    print(f"\n{len(aspect_items) + len(urgency_items)} texts in {time.perf_counter() - start:.1f} s")
+    if args.json_out:
+        payload = {"aspects": aspects.to_dict(), "urgency": urgency.to_dict()}
+        args.json_out.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
 @dataclass(frozen=True)
 class Request:
-    """One input line: either an id + text to score, or an error to report."""
+    """One input line: either an id + text (and optional rating/reach) to analyse, or an error to report."""
 
     id: Any
     text: str | None = None
+    rating: float | None = None
+    reach: int | None = None
     error: str | None = None
 
 
+def _number(obj: dict[str, Any], key: str, lo: float, hi: float) -> float | None:
+    """An optional numeric field; raises ValueError with the user-facing reason when it is unusable."""
+    value = obj.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not lo <= value <= hi:
+        raise ValueError(f"'{key}' must be a number from {lo:g} to {hi:g} or null, not {value!r}")
+    return float(value)
+
+
 def parse_line(line: str, lineno: int) -> Request:
-    """Parse one JSONL line; never raises."""
+    """Parse one JSONL line ``{"id", "text", "rating"?, "reach"?}``; never raises."""
     try:
         obj = json.loads(line)
     except ValueError as exc:
@@ -191,7 +271,12 @@ def parse_line(line: str, lineno: int) -> Request:
     text = obj.get("text")
     if not isinstance(text, str):
         return Request(obj.get("id"), error=f"line {lineno}: 'text' must be a string")
-    return Request(obj.get("id"), text=text)
+    try:
+        rating = _number(obj, "rating", 0, 5)
+        reach = _number(obj, "reach", 0, 1e12)
+    except ValueError as exc:
+        return Request(obj.get("id"), error=f"line {lineno}: {exc}")
+    return Request(obj.get("id"), text=text, rating=rating, reach=None if reach is None else int(reach))
 
 
 def _chunks(lines: Iterable[str], size: int) -> Iterator[list[Request]]:
@@ -207,26 +292,23 @@ def _chunks(lines: Iterable[str], size: int) -> Iterator[list[Request]]:
         yield chunk
 
 
-def predict_stream(scorer: Scorer, lines: Iterable[str], out: IO[str], chunk_size: int = 256) -> int:
-    """Score JSONL requests chunk by chunk, writing results in input order; returns the number of errors."""
+def predict_stream(analyzer: Analyzer, lines: Iterable[str], out: IO[str], chunk_size: int = 256) -> int:
+    """Analyse JSONL requests chunk by chunk, writing results in input order; returns the number of errors."""
+    from sentiment.analysis import MentionText
+
     errors = 0
     for chunk in _chunks(lines, chunk_size):
-        valid = [r for r in chunk if r.text is not None]
-        results = iter(scorer.score([r.text for r in valid if r.text is not None]))
+        valid = [r for r in chunk if r.error is None]
+        results = iter(
+            analyzer.analyze([MentionText(r.text or "", rating=r.rating, reach=r.reach) for r in valid])
+        )
         for req in chunk:
             if req.error is not None:
                 errors += 1
                 record: dict[str, Any] = {"id": req.id, "error": req.error}
             else:
-                res = next(results)
-                record = {
-                    "id": req.id,
-                    "label": res.label,
-                    "score": round(res.score, 6),
-                    "probabilities": {k: round(v, 6) for k, v in res.probabilities.items()},
-                    "language": res.lang,
-                }
-            out.write(json.dumps(record) + "\n")
+                record = {"id": req.id, **next(results).to_dict()}
+            out.write(json.dumps(record, ensure_ascii=False) + "\n")
         out.flush()
     return errors
 
@@ -234,12 +316,15 @@ def predict_stream(scorer: Scorer, lines: Iterable[str], out: IO[str], chunk_siz
 def predict_command(args: argparse.Namespace, settings: EarshotSettings) -> int:
     with ExitStack() as stack:
         try:
+            from sentiment.analysis import Analyzer
+
             scorer = load_scorer(args, settings)
+            analyzer = Analyzer.with_defaults(scorer, settings.sentiment.high_reach_threshold)
             source = sys.stdin if args.input == "-" else stack.enter_context(_open(args.input, "r"))
             sink = sys.stdout if args.output == "-" else stack.enter_context(_open(args.output, "w"))
         except _user_errors() as exc:
             return _fail(exc)
-        errors = predict_stream(scorer, source, sink, chunk_size=scorer.batch_size * 8)
+        errors = predict_stream(analyzer, source, sink, chunk_size=scorer.batch_size * 8)
     if errors:
         print(f"{errors} input line(s) could not be scored (see 'error' in the output)", file=sys.stderr)
     return 0

@@ -19,12 +19,19 @@ import csv
 import json
 import os
 import random
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal
 
-from sentiment.labels import NEGATIVE, NEUTRAL, POSITIVE
+from sentiment.labels import (
+    NEGATIVE,
+    NEUTRAL,
+    POSITIVE,
+    SENTIMENTS,
+    UnsupportedLabelsError,
+    normalize_label,
+)
 
 DATASETS_ENV: Final = "EARSHOT_DATASETS_DIR"
 AMBIGUOUS: Final = -1
@@ -192,12 +199,63 @@ class TrainingData:
     dropped_overlap: int
 
 
+def load_labelled_csv(path: Path) -> list[Example]:
+    """A user's extra training data: CSV with a ``text`` column and a ``label`` column.
+
+    ``label`` may be ``negative``/``neutral``/``positive`` (any scheme :func:`normalize_label` knows, e.g.
+    ``NEG``, ``4 stars``) or 0/1/2. Agents' corrections exported by ``earshot model corrections`` use this
+    format, so they can be fed back with ``earshot model train --csv corrections.csv``.
+    """
+    examples: list[Example] = []
+    with _require(Path(path)).open(encoding="utf-8", newline="") as fh:
+        reader = csv.DictReader(fh)
+        missing = {"text", "label"} - set(reader.fieldnames or [])
+        if missing:
+            raise ValueError(
+                f"{path}: missing column(s) {sorted(missing)}; expected a header with text,label"
+            )
+        for lineno, row in enumerate(reader, start=2):
+            raw = (row.get("label") or "").strip()
+            try:
+                label = int(raw) if raw in {"0", "1", "2"} else SENTIMENTS.index(normalize_label(raw))
+            except UnsupportedLabelsError as exc:
+                raise ValueError(f"{path}:{lineno}: {exc}") from exc
+            examples.append(Example(row.get("text") or "", label))
+    return examples
+
+
+def long_documents(
+    pool: list[Example], n: int, seed: int, min_parts: int = 4, max_parts: int = 9
+) -> list[Example]:
+    """``n`` synthetic multi-sentence documents, each joining same-label training texts.
+
+    Why: SST-2 phrases and tweets are short, so a model trained on them alone learns that every long text
+    is opinionated (the v1 model called 11 of 127 neutral PolEmo-IN texts, all long news items, neutral).
+    Joining neutral tweets into paragraph-length texts (and positive / negative ones likewise) teaches it
+    that length carries no sentiment. Only training rows are used, so no evaluation text leaks in.
+    """
+    rnd = random.Random(seed)
+    by_label: dict[int, list[Example]] = {}
+    for x in pool:
+        if x.label in (NEGATIVE, NEUTRAL, POSITIVE) and len(x.text.split()) >= 4:
+            by_label.setdefault(x.label, []).append(x)
+    labels = sorted(by_label)
+    docs: list[Example] = []
+    for i in range(n if labels else 0):
+        label = labels[i % len(labels)]
+        parts = rnd.sample(by_label[label], min(len(by_label[label]), rnd.randint(min_parts, max_parts)))
+        docs.append(Example(" ".join(p.text.strip() for p in parts), label))
+    return docs
+
+
 def training_examples(
     root: Path | None = None,
     n_sst2: int = 4000,
     n_tweeteval_test: int = 4000,
     seed: int = SPLIT_SEED,
     polemo_out: bool = False,
+    n_long_docs: int = 0,
+    extra_csv: Sequence[Path] = (),
 ) -> TrainingData:
     """SST-2 train subset + TweetEval val + trainable TweetEval test rows (+ PolEmo-OUT dev if asked).
 
@@ -217,11 +275,16 @@ def training_examples(
             :n_tweeteval_test
         ],
     }
+    banned = _evaluation_texts(root)
+    if n_long_docs:
+        pool = [x for part in parts.values() for x in part if _fold(x.text) not in banned]
+        parts["long documents joined from the rows above"] = long_documents(pool, n_long_docs, seed)
+    for path in extra_csv:
+        parts[f"csv:{Path(path).name}"] = load_labelled_csv(Path(path))
     if polemo_out:
         parts["polemo2_klej/out_dev.tsv (non-ambivalent)"] = [
             x for x in load_polemo(root / "polemo2_klej" / "out_dev.tsv") if x.label != AMBIGUOUS
         ]
-    banned = _evaluation_texts(root)
     examples: list[Example] = []
     sources: dict[str, int] = {}
     dropped = 0

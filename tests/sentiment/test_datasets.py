@@ -65,3 +65,13 @@ def test_datasets_dir_resolution(monkeypatch: pytest.MonkeyPatch, tmp_path: Path
     assert datasets_dir().parts[-2:] == ("shared", "datasets")
     with pytest.raises(DatasetsNotFoundError, match="EARSHOT_DATASETS_DIR"):
         evaluation_sets(tmp_path)
+
+
+def test_long_documents_never_contain_an_evaluation_text(shared_datasets: Path) -> None:
+    data = training_examples(shared_datasets, n_sst2=500, n_tweeteval_test=500, n_long_docs=50)
+    docs = [x for x in data.examples if len(x.text.split()) > 40]
+    assert data.sources["long documents joined from the rows above"] == 50
+    banned = [_fold(x.text) for s in evaluation_sets(shared_datasets) for x in s.examples]
+    banned = [b for b in banned if len(b) > 30]
+    joined = "\n".join(_fold(d.text) for d in docs)
+    assert not any(b in joined for b in banned)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sentiment.encoding import clean_text, clip_chars, head_tail, length_sorted_batches
+from sentiment.encoding import TextEncoder, clean_text, clip_chars, head_tail, length_sorted_batches
+from sentiment.scorer import Scorer
 
 
 def test_clean_text_replaces_lone_surrogates_and_joins_pairs() -> None:
@@ -44,3 +45,17 @@ def test_batches_cover_every_index_once_sorted_by_length(
     assert [lengths[i] for i in flat] == sorted(lengths)
     if max_tokens:
         assert all(len(b) == 1 or len(b) * max(lengths[i] for i in b) <= max_tokens for b in batches)
+
+
+def test_text_prefix_survives_truncation(bundled_scorer: Scorer) -> None:
+    """E5's "query: " prefix stays in front of every text, however long, within max_length."""
+    tok = bundled_scorer.tokenizer
+    enc = TextEncoder(tok, max_length=32, text_prefix="query: ")
+    plain = TextEncoder(tok, max_length=32)
+    long_text = "Paczka dotarła szybko. " * 50 + "Ale produkt jest zepsuty."
+    ids, ids_plain = enc.encode([long_text])[0], plain.encode([long_text])[0]
+    assert len(ids) == len(ids_plain) == 32
+    prefix = tok("query: ", add_special_tokens=False)["input_ids"]
+    assert ids[1 : 1 + len(prefix)] == prefix  # right after <s>
+    assert ids[-8:] == ids_plain[-8:]  # the tail (the verdict) is kept in both
+    assert tok.decode(enc.encode(["ok"])[0], skip_special_tokens=True).startswith("query:")

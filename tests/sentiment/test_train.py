@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from sentiment.bundle import WORD_EMBEDDINGS_KEY, pack_delta
 from sentiment.datasets import Example
 from sentiment.encoding import TextEncoder
-from sentiment.train import TrainOptions, fine_tune
+from sentiment.scorer import Scorer
+from sentiment.train import TrainOptions, fine_tune, train
 
 from .conftest import TinyModelFactory
 
@@ -36,3 +38,31 @@ def test_fine_tune_trains_everything_but_word_embeddings(
     delta = pack_delta(model)
     assert WORD_EMBEDDINGS_KEY not in delta and set(delta) == set(after) - {WORD_EMBEDDINGS_KEY}
     assert all(t.dtype == torch.float16 for t in delta.values())
+
+
+@pytest.mark.shared
+def test_resume_on_corrections_exports_a_loadable_model(shared_datasets: Path, tmp_path: Path) -> None:
+    """The agents' feedback loop: corrections CSV -> `model train --resume --csv` -> a model folder to run."""
+    corrections = tmp_path / "corrections.csv"
+    corrections.write_text(
+        "text,label\nDostawa w terminie.,neutral\n\"Nigdy więcej, oszuści!\",negative\n", encoding="utf-8"
+    )
+    opts = TrainOptions(
+        datasets_dir=shared_datasets,
+        out_dir=tmp_path / "delta",
+        n_sst2=8,
+        n_tweeteval_test=0,
+        extra_csv=(corrections,),
+        resume=True,
+        export_model=tmp_path / "model",
+        max_steps=2,
+        evaluate=False,
+    )
+    manifest = train(opts)
+    assert manifest["training_data"]["sources"]["csv:corrections.csv"] == 2
+    assert manifest["training"]["options"]["resume"] is True
+    scorer = Scorer.load(str(tmp_path / "model"), tmp_path / "cache", threads=1)
+    assert scorer.model_version == manifest["version"]
+    # Two steps from the shipped weights keep what they know; a fresh head would be a coin toss.
+    texts = ["Nigdy więcej nie zamówię, towar zepsuty, obsługa bezczelna.", "Wszystko super, polecam!"]
+    assert [r.label for r in scorer.score(texts)] == ["negative", "positive"]
