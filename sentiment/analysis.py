@@ -68,7 +68,7 @@ def rating_sentiment(rating: float) -> int:
 
 def _from_rating(result: SentimentResult, rating: float) -> SentimentResult:
     cls = rating_sentiment(rating)
-    probs = {name: 1.0 if i == cls else 0.0 for i, name in enumerate(SENTIMENTS)}
+    probs: dict[str, float] = {name: 1.0 if i == cls else 0.0 for i, name in enumerate(SENTIMENTS)}
     return SentimentResult(
         label=SENTIMENTS[cls],
         score=float(cls - 1),

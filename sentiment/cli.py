@@ -218,11 +218,12 @@ def eval_detectors_command(args: argparse.Namespace, settings: EarshotSettings) 
     from sentiment.embeddings import E5Embedder
     from sentiment.urgency_eval import URGENCY_SAMPLE, evaluate_urgency, load_urgency_labelled
 
+    errors: tuple[type[Exception], ...] = (*_user_errors(), ValueError)
     try:
         scorer = load_scorer(args, settings)
         aspect_items = load_labelled(args.aspects_file or URGENCY_SAMPLE.with_name("aspects_labelled.jsonl"))
         urgency_items = load_urgency_labelled(args.urgency_file or URGENCY_SAMPLE)
-    except (*_user_errors(), ValueError) as exc:
+    except errors as exc:
         return _fail(exc)
     start = time.perf_counter()
     detector = AspectDetector(E5Embedder(), scorer.probabilities)
