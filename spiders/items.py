@@ -95,6 +95,41 @@ def parse_timestamp(value: object, field: str | None = None) -> datetime:
     return _to_utc(parsed, field)
 
 
+def optional_timestamp(value: object, field: str | None = None) -> datetime | None:
+    """:func:`parse_timestamp`, or None when the value is missing, empty or unreadable.
+
+    For the times a spider orders and filters by: an unreadable one must not stop the page; the item's own
+    time fields still go through validation, which rejects the item with its reason.
+    """
+    if value is None or value == "":
+        return None
+    try:
+        return parse_timestamp(value, field)
+    except InvalidItem:
+        return None
+
+
+def epoch_time(value: object) -> datetime | None:
+    """Epoch seconds (Reddit's ``created_utc``, HN's ``created_at_i``) as aware UTC; None for anything that
+    is not a finite number (Reddit's ``edited`` is ``false`` when unedited) or out of range."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    try:
+        return datetime.fromtimestamp(value, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def rfc3339_millis(when: datetime) -> str:
+    """``2026-11-20T17:00:00.000Z``: the form Allegro and the AT Protocol lexicons expect in queries."""
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
+
+
+def whole_count(value: object) -> int | None:
+    """A count from source data (likes, points, followers): a non-negative int, else None (bools too)."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
+
+
 def _to_utc(value: datetime, field: str | None) -> datetime:
     if value.utcoffset() is None:
         return value.replace(tzinfo=UTC)

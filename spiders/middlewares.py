@@ -2,16 +2,22 @@
 
 ``RetryAfterMiddleware`` handles HTTP 429 the way Google asks (honour ``Retry-After``);
 ``BackoffRetryMiddleware`` is Scrapy's RetryMiddleware (5xx, timeouts, dropped connections) with
-exponential backoff between attempts. Both wait with a timer, never by blocking the reactor.
+exponential backoff between attempts; ``RateLimitHeadersMiddleware`` paces a spider by its source's
+rate-limit headers, for spiders that can read them (a ``rate_limit_status`` method). All wait with a
+timer, never by blocking the reactor.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import re
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from scrapy import Request
 from scrapy.downloadermiddlewares.retry import RetryMiddleware
@@ -28,6 +34,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 _DELTA_SECONDS = re.compile(r"\d{1,9}(?:\.\d{1,6})?", re.ASCII)
+RATE_LIMIT_LOW_WATER = 5.0  # pause when this few requests remain in the source's window
 
 
 def retry_after_seconds(value: bytes | str | None, now: datetime | None = None) -> float | None:
@@ -170,3 +177,86 @@ class BackoffRetryMiddleware(RetryMiddleware):
         _add_seconds(stats, "earshot/retry/backoff_seconds", delay)
         logger.info("Waiting %.1f s before retry %d of %s", delay, retry.meta.get("retry_times", 1), retry)
         await sleep(delay)
+
+
+@dataclass(frozen=True)
+class RateLimitStatus:
+    """What a source's rate-limit headers say: requests left in the window and seconds until it resets."""
+
+    remaining: float | None = None
+    reset_seconds: float | None = None
+
+
+@runtime_checkable
+class RateLimitAware(Protocol):
+    """A spider that reads its source's rate-limit headers (each source names and writes them its own way)."""
+
+    def rate_limit_status(self, response: Response) -> RateLimitStatus | None: ...
+
+
+def header_float(headers: Mapping[Any, Any], name: str) -> float | None:
+    """A finite, non-negative number from a response header, else None (absent or unreadable)."""
+    value = headers.get(name)
+    if isinstance(value, bytes):
+        value = value.decode("latin-1")
+    try:
+        number = float(str(value).strip()) if value is not None else None
+    except ValueError:
+        return None
+    return number if number is not None and math.isfinite(number) and number >= 0 else None
+
+
+class RateLimitHeadersMiddleware:
+    """Pace requests by the source's own rate-limit headers instead of running into 429s.
+
+    Acts only for a spider with a ``rate_limit_status`` method (Reddit, Mastodon, Bluesky); for the others
+    it passes everything through. When a response says at most ``RATE_LIMIT_LOW_WATER`` requests remain,
+    later requests wait until the window resets (capped at ``EARSHOT_RATELIMIT_MAX_DELAY``). A 429
+    without ``Retry-After`` gets the reset as its ``Retry-After``, so :class:`RetryAfterMiddleware` (which
+    must sit closer to the engine, i.e. a lower order number: 560 against 565) waits exactly that long.
+    Stats: ``earshot/ratelimit/paused`` and ``earshot/ratelimit/pause_seconds``.
+    """
+
+    def __init__(self, crawler: Crawler) -> None:
+        self.crawler = crawler
+        self.max_delay = crawler.settings.getfloat("EARSHOT_RATELIMIT_MAX_DELAY", 300.0)
+        self.codes = {int(c) for c in crawler.settings.getlist("EARSHOT_RATELIMIT_HTTP_CODES", [429])}
+        self.resume_at = 0.0  # time.monotonic() before which no request is sent
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> Self:
+        return cls(crawler)
+
+    async def process_request(self, request: Request) -> None:
+        wait = self.resume_at - time.monotonic()
+        if wait > 0:
+            stats = self.crawler.stats
+            assert stats is not None
+            _add_seconds(stats, "earshot/ratelimit/pause_seconds", wait)
+            await sleep(wait)
+
+    def process_response(self, request: Request, response: Response) -> Response:
+        spider = self.crawler.spider
+        if not isinstance(spider, RateLimitAware):
+            return response
+        status = spider.rate_limit_status(response)
+        if status is None or status.reset_seconds is None:
+            return response
+        if response.status in self.codes:
+            if b"Retry-After" in response.headers:
+                return response
+            headers = response.headers.copy()
+            headers[b"Retry-After"] = f"{status.reset_seconds:.3f}"
+            return response.replace(headers=headers)
+        if status.remaining is not None and status.remaining <= RATE_LIMIT_LOW_WATER:
+            pause = min(status.reset_seconds, self.max_delay)
+            self.resume_at = max(self.resume_at, time.monotonic() + pause)
+            stats = self.crawler.stats
+            assert stats is not None
+            stats.inc_value("earshot/ratelimit/paused")
+            logger.info(
+                "%g request(s) left in the rate-limit window; pausing %.1f s until it resets",
+                status.remaining,
+                pause,
+            )
+        return response

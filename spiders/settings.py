@@ -53,6 +53,9 @@ DOWNLOADER_MIDDLEWARES = {
     "spiders.middlewares.BackoffRetryMiddleware": 550,
     # Higher number = closer to the downloader = sees responses first, before BackoffRetryMiddleware.
     "spiders.middlewares.RetryAfterMiddleware": 560,
+    # Before RetryAfterMiddleware: gives a 429 the source's own reset as Retry-After. A no-op for spiders
+    # without a rate_limit_status method.
+    "spiders.middlewares.RateLimitHeadersMiddleware": 565,
 }
 
 ITEM_PIPELINES = {
@@ -88,3 +91,7 @@ EARSHOT_CRAWL_RUN_ID = None
 # Link stored with each Google Business Profile review. Placeholders: {name} (the review's resource
 # name, accounts/A/locations/L/reviews/R), {account_id}, {location_id}, {review_id}, {base_url}.
 EARSHOT_GBP_REVIEW_URL_TEMPLATE = "{base_url}/v4/{name}"
+
+# Locations of one account read together with locations:batchGetReviews once a target has at least this
+# many that were read before (each with a watermark); fewer are read one by one.
+EARSHOT_GBP_BATCH_MIN_LOCATIONS = 10

@@ -4,31 +4,36 @@
 reviews newest-edit first, so a run pages only until it meets a review no newer than the location's
 watermark: new and edited reviews are read, nothing else. The watermark itself is advanced by
 ``spiders.pipelines.StoragePipeline`` once everything read for the location has been stored.
+
+Chains with many locations: once a target has at least ``EARSHOT_GBP_BATCH_MIN_LOCATIONS`` (default 10)
+locations that already have a watermark, those are read together with ``POST {base_url}/v4/accounts/{a}/
+locations:batchGetReviews`` (up to ``BATCH_MAX_LOCATIONS`` per batch), whose pages mix the locations'
+reviews in one ``updateTime desc`` order. Each location keeps its own watermark: it is done when one of
+its reviews is no newer than its watermark, or when a page ends at or below it (nothing newer can follow
+in that order); paging stops when every location of the batch is done or there is no next page. A
+location without a watermark (its first, full read, or one that never had a review) is read on its own:
+a batch answers for all its locations or fails for all, so one unverified or refused location would
+otherwise cost the whole batch, and a quiet location would make every run page to the end.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
-import scrapy
-from pydantic import SecretStr
-from scrapy import Request, signals
+from scrapy import Request
 from scrapy.exceptions import CloseSpider
 from scrapy.http import Response
-from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
-from monitor.config import EarshotSettings, GoogleBusinessSettings
-from monitor.db import make_engine, session_scope
-from monitor.store import get_watermark
-from spiders.config import earshot_settings
-from spiders.items import InvalidItem, MentionItem, parse_timestamp
-from spiders.signals import scope_completed
+from monitor.config import EarshotSettings, GoogleBusinessSettings, source_env_var
+from spiders.base import ScopeState, SourceError, SourceSpider
+from spiders.google import list_page, parse_google_error
+from spiders.items import InvalidItem, MentionItem, optional_timestamp
 
 if TYPE_CHECKING:
     from typing import Self
@@ -36,9 +41,8 @@ if TYPE_CHECKING:
     from scrapy.crawler import Crawler
 
 SOURCE = "google_business"
-TOKEN_ENV = "EARSHOT_SOURCES__GOOGLE_BUSINESS__ACCESS_TOKEN"
+TOKEN_ENV = source_env_var(SOURCE, "access_token")
 DEFAULT_URL_TEMPLATE = "{base_url}/v4/{name}"
-MAX_ERROR_MESSAGES = 20  # kept in stats (and so in crawl_runs.stats) per run
 
 STAR_RATINGS: dict[str, int | None] = {
     "STAR_RATING_UNSPECIFIED": None,
@@ -53,24 +57,26 @@ STAR_RATINGS: dict[str, int | None] = {
 _TRANSLATED = "(Translated by Google)"
 _ORIGINAL = "(Original)"
 _LIST_KEYS = {"reviews", "averageRating", "totalReviewCount", "nextPageToken"}
+_BATCH_KEYS = {"locationReviews", "nextPageToken"}
+BATCH_MAX_LOCATIONS = 50  # locationNames per batchGetReviews call
+DEFAULT_BATCH_MIN_LOCATIONS = 10
 
 
 class MalformedResponse(ValueError):
-    """A 200 response that is not a ListReviewsResponse."""
-
-
-@dataclass(frozen=True)
-class GoogleApiError:
-    """The ``{"error": {"code", "message", "status"}}`` body Google APIs send with an HTTP error."""
-
-    code: int
-    status: str
-    message: str
+    """A 200 response that is not a ListReviewsResponse (or, for a batch, a BatchGetReviewsResponse)."""
 
 
 @dataclass(frozen=True)
 class ReviewsPage:
     reviews: list[Any]
+    next_page_token: str | None
+
+
+@dataclass(frozen=True)
+class LocationReviewsPage:
+    """One page of a BatchGetReviewsResponse: (location name, review) pairs and the next page's token."""
+
+    location_reviews: list[tuple[Any, Any]]
     next_page_token: str | None
 
 
@@ -103,13 +109,7 @@ def review_update_time(review: Any) -> datetime | None:
     """When the review was last changed (aware UTC), or None when Google's value is unreadable."""
     if not isinstance(review, dict):
         return None
-    for key in ("updateTime", "createTime"):
-        if review.get(key):
-            try:
-                return parse_timestamp(review[key], key)
-            except InvalidItem:
-                return None
-    return None
+    return optional_timestamp(review.get("updateTime") or review.get("createTime"))
 
 
 def review_url(template: str, base_url: str, name: str | None) -> str | None:
@@ -170,15 +170,7 @@ def parse_reviews_page(body: bytes, first_page: bool) -> ReviewsPage:
     Google omits empty lists in JSON, so a location without reviews answers ``{}`` or only its counts;
     that is an empty page, not an error. Any other object without ``reviews`` is malformed.
     """
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise MalformedResponse(f"body is not JSON ({exc})") from None
-    if not isinstance(data, dict):
-        raise MalformedResponse(f"expected a JSON object, got {type(data).__name__}")
-    token = data.get("nextPageToken") or None
-    if token is not None and not isinstance(token, str):
-        raise MalformedResponse("nextPageToken is not a string")
+    data, token = list_page(body, MalformedResponse)
     reviews = data.get("reviews")
     if reviews is None:
         unknown = sorted(set(data) - _LIST_KEYS)
@@ -193,40 +185,64 @@ def parse_reviews_page(body: bytes, first_page: bool) -> ReviewsPage:
     return ReviewsPage(reviews, token)
 
 
-def parse_google_error(body: bytes, http_status: int) -> GoogleApiError:
-    """The error Google sent, tolerating non-JSON bodies (proxies) and OAuth-style error bodies."""
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        text = body[:300].decode("utf-8", "replace").strip()
-        return GoogleApiError(http_status, "", text or "(empty body)")
-    error = data.get("error") if isinstance(data, dict) else None
-    if isinstance(error, dict):
-        code = error.get("code")
-        return GoogleApiError(
-            code if isinstance(code, int) and not isinstance(code, bool) else http_status,
-            str(error.get("status") or ""),
-            str(error.get("message") or "(no message)")[:500],
-        )
-    if isinstance(error, str):  # OAuth endpoints: {"error": "invalid_token", "error_description": "..."}
-        description = data.get("error_description") if isinstance(data, dict) else None
-        return GoogleApiError(http_status, error[:100], str(description or error)[:500])
-    return GoogleApiError(http_status, "", json.dumps(data)[:300])
+def parse_batch_page(body: bytes) -> LocationReviewsPage:
+    """Read a BatchGetReviewsResponse, or raise MalformedResponse.
+
+    Google omits empty lists, so ``{}`` is a page without reviews. An entry that is not a LocationReview
+    object is kept as ``(None, entry)`` for the spider to reject, so one bad entry does not cost the page.
+    """
+    data, token = list_page(body, MalformedResponse)
+    entries = data.get("locationReviews")
+    if entries is None:
+        unknown = sorted(set(data) - _BATCH_KEYS)
+        if unknown or token is not None:
+            keys = ", ".join(unknown) or "a next page but no reviews"
+            raise MalformedResponse(f"no 'locationReviews' list in the response ({keys[:200]})")
+        entries = []
+    if not isinstance(entries, list):
+        raise MalformedResponse(f"'locationReviews' is {type(entries).__name__}, not a list")
+    pairs = [(e.get("name"), e.get("review")) if isinstance(e, dict) else (None, e) for e in entries]
+    return LocationReviewsPage(pairs, token)
 
 
 @dataclass
-class ScopeState:
-    """One location's progress in this run."""
+class LocationScope(ScopeState):
+    """One location's progress in this run, with the page tokens seen (to catch paging loops)."""
 
-    scope: str  # accounts/{a}/locations/{l}
-    target: str
-    watermark: datetime | None = None
-    pages: int = 0
-    yielded: int = 0
-    newest: datetime | None = None
-    failed: bool = False
-    done: bool = False
     page_tokens: set[str] = field(default_factory=set)
+
+
+@dataclass
+class LocationBatch:
+    """Locations of one account read together with batchGetReviews, and the batch's paging state."""
+
+    key: str  # names the batch in logs: accounts/A/locations:batchGetReviews#1
+    account: str
+    scopes: list[str]
+    pages: int = 0
+    page_tokens: set[str] = field(default_factory=set)
+
+
+def plan_batches(
+    states: list[LocationScope], min_locations: int, max_locations: int = BATCH_MAX_LOCATIONS
+) -> list[LocationBatch]:
+    """Batches of the locations that have a watermark, per target and account, where there are enough.
+
+    Locations without a watermark are left out: they are read on their own (see the module doc).
+    """
+    groups: dict[tuple[str, str], list[str]] = {}
+    for state in states:
+        if state.watermark is not None:
+            account = state.scope.split("/")[1]
+            groups.setdefault((state.target, account), []).append(state.scope)
+    batches: list[LocationBatch] = []
+    for (_, account), scopes in groups.items():
+        if len(scopes) < max(min_locations, 2):
+            continue
+        for start in range(0, len(scopes), max_locations):
+            key = f"accounts/{account}/locations:batchGetReviews#{len(batches) + 1}"
+            batches.append(LocationBatch(key, account, scopes[start : start + max_locations]))
+    return batches
 
 
 def _bare_id(value: str, prefix: str) -> str:
@@ -235,69 +251,64 @@ def _bare_id(value: str, prefix: str) -> str:
     return value[len(prefix) + 1 :] if value.startswith(prefix + "/") else value
 
 
-class GoogleBusinessReviewsSpider(scrapy.Spider):
+class GoogleBusinessReviewsSpider(SourceSpider[LocationScope]):
     """Read new and edited reviews for every target's Google Business Profile locations."""
 
-    name = "google_business"
+    name = SOURCE
+    settings_section = SOURCE
+    target_fields = ("google_location_ids",)
+    source_label = "Google Business Profile"
+    scope_noun = "location"
+    record_noun = "review"
+    credential_help = {"access_token": "an OAuth 2.0 access token with the business.manage scope"}
     custom_settings = {
         "ROBOTSTXT_OBEY": False,  # an authenticated API, not a website
         # English markers make Google's "(Translated by Google)" note recognisable in comments.
         "DEFAULT_REQUEST_HEADERS": {"Accept": "application/json", "Accept-Language": "en"},
     }
 
-    config: EarshotSettings
     url_template: str
+    batch_min_locations: int
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.scopes: dict[str, ScopeState] = {}
-        self.auth_failed = False
-        self._token = ""
+        self.batches: dict[str, LocationBatch] | None = None  # planned once watermarks are loaded
+        self.batch_of: dict[str, str] = {}  # location scope -> batch key
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> Self:
         spider = super().from_crawler(crawler, *args, **kwargs)
-        spider.config = earshot_settings(crawler.settings)
         spider.url_template = crawler.settings.get("EARSHOT_GBP_REVIEW_URL_TEMPLATE") or DEFAULT_URL_TEMPLATE
-        crawler.signals.connect(spider.on_idle, signal=signals.spider_idle)
+        spider.batch_min_locations = crawler.settings.getint(
+            "EARSHOT_GBP_BATCH_MIN_LOCATIONS", DEFAULT_BATCH_MIN_LOCATIONS
+        )
         return spider
+
+    @classmethod
+    def skip_reason(cls, config: EarshotSettings) -> str | None:
+        reason = super().skip_reason(config)
+        if reason is None and not any(t.google_account_id for t in config.targets):
+            return "no target has google_account_id"
+        return reason
 
     @property
     def api(self) -> GoogleBusinessSettings:
         return self.config.sources.google_business
 
-    async def start(self) -> AsyncIterator[Request]:
-        secret: Any = self.api.access_token  # SecretStr; a plain str if set by model_copy(update=...)
-        self._token = (
-            secret.get_secret_value() if isinstance(secret, SecretStr) else str(secret or "")
-        ).strip()
-        if not self._token:
-            self._record_error(
-                "no access token configured: set "
-                f"{TOKEN_ENV} (or sources.google_business.access_token in the config file) to an "
-                "OAuth 2.0 access token with the business.manage scope"
-            )
-            raise CloseSpider("missing_credentials")
+    def check_config(self) -> None:
         try:
             self.url_template.format(base_url="", name="", account_id="", location_id="", review_id="")
         except (KeyError, IndexError, ValueError) as exc:
-            self._record_error(f"EARSHOT_GBP_REVIEW_URL_TEMPLATE is not a valid template: {exc!r}")
+            self.record_error(f"EARSHOT_GBP_REVIEW_URL_TEMPLATE is not a valid template: {exc!r}")
             raise CloseSpider("config_error") from None
-        self.scopes = {state.scope: state for state in self._plan_scopes()}
-        if not self.scopes:
-            self.logger.warning(
-                "No target has google_account_id and google_location_ids; nothing to read from "
-                "Google Business Profile"
-            )
-            raise CloseSpider("no_targets")
-        self._load_watermarks()
-        for state in self.scopes.values():
-            if self.auth_failed:  # the token was refused: do not send it again for every location
-                break
-            yield self._page_request(state, None)
 
-    def _plan_scopes(self) -> Iterator[ScopeState]:
-        seen: set[str] = set()
+    def no_scopes_message(self) -> str:
+        return (
+            "No target has google_account_id and google_location_ids; nothing to read from "
+            "Google Business Profile"
+        )
+
+    def plan_scopes(self) -> Iterator[LocationScope]:
         for target in self.config.targets:
             if not target.google_account_id:
                 continue
@@ -306,35 +317,37 @@ class GoogleBusinessReviewsSpider(scrapy.Spider):
             account = _bare_id(target.google_account_id, "accounts")
             for location_id in target.google_location_ids:
                 scope = f"accounts/{account}/locations/{_bare_id(location_id, 'locations')}"
-                if scope in seen:
-                    self.logger.warning("%s is configured twice; reading it once for %r", scope, target.name)
-                    continue
-                seen.add(scope)
-                yield ScopeState(scope=scope, target=target.name)
+                yield LocationScope(scope=scope, target=target.name)
 
-    def _load_watermarks(self) -> None:
-        engine = make_engine(self.config.effective_database_url)
-        try:
-            with session_scope(engine) as session:
-                for state in self.scopes.values():
-                    state.watermark = get_watermark(session, SOURCE, state.scope)
-        finally:
-            engine.dispose()
+    def first_requests(self, state: LocationScope) -> Iterator[Request | None]:
+        if self.batches is None:
+            self._plan_batches()
+        assert self.batches is not None
+        key = self.batch_of.get(state.scope)
+        if key is None:
+            yield self._page_request(state, None)
+        elif self.batches[key].scopes[0] == state.scope:  # the batch's other locations ride along
+            yield self._batch_request(self.batches[key], None)
 
-    def _page_request(self, state: ScopeState, page_token: str | None) -> Request:
+    def _plan_batches(self) -> None:
+        batches = plan_batches(list(self.scopes.values()), self.batch_min_locations)
+        self.batches = {batch.key: batch for batch in batches}
+        self.batch_of = {scope: batch.key for batch in batches for scope in batch.scopes}
+        for batch in batches:
+            self.logger.info("%s: reading %d locations together", batch.key, len(batch.scopes))
+
+    def _page_request(self, state: LocationScope, page_token: str | None) -> Request | None:
         params: dict[str, Any] = {"pageSize": self.api.page_size, "orderBy": "updateTime desc"}
         if page_token:
             params["pageToken"] = page_token
         base = self.api.base_url.rstrip("/")
-        return Request(
+        # Scope pages are never requested twice on purpose; a repeated page token is caught in
+        # parse_reviews instead of being silently filtered, which would leave the location unfinished.
+        return self.scope_request(
+            state,
             f"{base}/v4/{state.scope}/reviews?{urlencode(params, quote_via=quote)}",
-            headers={"Authorization": f"Bearer {self._token}"},
+            headers={"Authorization": f"Bearer {self.credential('access_token')}"},
             callback=self.parse_reviews,
-            errback=self.on_error,
-            cb_kwargs={"scope": state.scope},
-            # Scope pages are never requested twice on purpose; a repeated page token is caught below
-            # instead of being silently filtered, which would leave the location unfinished.
-            dont_filter=True,
         )
 
     def parse_reviews(self, response: Response, scope: str) -> Iterator[MentionItem | Request]:
@@ -344,13 +357,12 @@ class GoogleBusinessReviewsSpider(scrapy.Spider):
         try:
             page = parse_reviews_page(response.body, first_page=state.pages == 1)
         except MalformedResponse as exc:
-            self._stats_inc("earshot/malformed_responses")
-            self._fail(state, f"malformed response for page {state.pages}: {exc}")
+            self.malformed_response(state, f"malformed response for page {state.pages}: {exc}")
             return
         for review in page.reviews:
             updated = review_update_time(review)
-            if state.watermark is not None and updated is not None and updated <= state.watermark:
-                self._complete(state)
+            if not state.is_new(updated):
+                self.complete_scope(state)
                 return
             try:
                 item = review_to_item(
@@ -361,106 +373,166 @@ class GoogleBusinessReviewsSpider(scrapy.Spider):
                     url_template=self.url_template,
                 )
             except InvalidItem as exc:
-                self._stats_inc("earshot/items_rejected")
-                self._stats_inc(f"earshot/items_rejected/{exc.reason}")
-                self.logger.warning("Skipped an unreadable review in %s: %s", scope, exc)
+                self.reject_record(state, exc.reason, str(exc))
                 continue
-            state.yielded += 1
-            if updated is not None and (state.newest is None or updated > state.newest):
-                state.newest = updated
-            yield item
+            yield self.accept(state, item, updated)
         if not page.next_page_token:
-            self._complete(state)
+            self.complete_scope(state)
         elif page.next_page_token in state.page_tokens:
-            self._fail(state, "the API returned a page token it had already returned (paging loop)")
+            self.fail_scope(state, "the API returned a page token it had already returned (paging loop)")
         elif state.pages >= self.api.max_pages:
-            self._stats_inc("earshot/scopes_truncated")
-            self.logger.warning(
-                "%s: stopped at max_pages=%d with older reviews unread; its watermark stays where it "
-                "was. Raise sources.google_business.max_pages to read it completely",
-                scope,
-                self.api.max_pages,
+            self.truncate_scope(
+                state,
+                f"stopped at max_pages={self.api.max_pages} with older reviews unread; its watermark stays "
+                "where it was. Raise sources.google_business.max_pages to read it completely",
             )
         else:
             state.page_tokens.add(page.next_page_token)
-            yield self._page_request(state, page.next_page_token)
+            request = self._page_request(state, page.next_page_token)
+            if request is not None:
+                yield request
+
+    # -- batchGetReviews --------------------------------------------------------------------------
+
+    def _batch_request(self, batch: LocationBatch, page_token: str | None) -> Request | None:
+        """The batch's next POST, sent under its first unfinished location (which the budget charges)."""
+        owner = next((self.scopes[s] for s in batch.scopes if not self.scopes[s].finished), None)
+        if owner is None:
+            return None
+        # Every page names every location of the batch: Google ties a page token to the request it paged.
+        body: dict[str, Any] = {
+            "locationNames": batch.scopes,
+            "pageSize": self.api.page_size,
+            "orderBy": "updateTime desc",
+            "ignoreRatingOnlyReviews": False,
+        }
+        if page_token:
+            body["pageToken"] = page_token
+        request = self.scope_request(
+            owner,
+            f"{self.api.base_url.rstrip('/')}/v4/accounts/{quote(batch.account, safe='')}/locations:batchGetReviews",
+            headers={
+                "Authorization": f"Bearer {self.credential('access_token')}",
+                "Content-Type": "application/json",
+            },
+            callback=self.parse_batch,
+            cb_kwargs={"batch": batch.key},
+        )
+        if request is None:  # budget spent (the owner is truncated) or the token was refused
+            if not self.auth_failed:
+                for scope in batch.scopes:
+                    self.truncate_scope(self.scopes[scope], f"not read: {batch.key} was not sent", quiet=True)
+            return None
+        return request.replace(method="POST", body=json.dumps(body))
+
+    def parse_batch(self, response: Response, scope: str, batch: str) -> Iterator[MentionItem | Request]:
+        """Yield each location's reviews newer than its watermark, then the next page or the batch's end."""
+        assert self.batches is not None
+        current = self.batches[batch]
+        current.pages += 1
+        members = {s: self.scopes[s] for s in current.scopes}
+        for state in members.values():
+            state.pages += 1
+        try:
+            page = parse_batch_page(response.body)
+        except MalformedResponse as exc:
+            self.stats_inc("earshot/malformed_responses")
+            for state in members.values():
+                self.fail_scope(state, f"malformed batchGetReviews response for page {current.pages}: {exc}")
+            return
+        oldest: datetime | None = None
+        for location, review in page.location_reviews:
+            if not isinstance(location, str):
+                self.reject_record(
+                    self.scopes[scope], "bad_location_review", f"{batch}: an entry without a location"
+                )
+                continue
+            located = members.get(location)
+            if located is None:
+                self.reject_record(
+                    self.scopes[scope],
+                    "unknown_location",
+                    f"{batch}: a review of {location[:120]!r}, not asked for",
+                )
+                continue
+            updated = review_update_time(review)
+            if updated is not None and (oldest is None or updated < oldest):
+                oldest = updated
+            state = located
+            if state.finished:
+                continue  # this location already reached its watermark
+            if not state.is_new(updated):
+                self.complete_scope(state)
+                continue
+            try:
+                item = review_to_item(
+                    review,
+                    scope=state.scope,
+                    target=state.target,
+                    base_url=self.api.base_url,
+                    url_template=self.url_template,
+                )
+            except InvalidItem as exc:
+                self.reject_record(state, exc.reason, str(exc))
+                continue
+            yield self.accept(state, item, updated)
+        for state in members.values():
+            # updateTime desc across the batch: below the page's oldest review nothing newer can follow.
+            if oldest is not None and state.watermark is not None and oldest <= state.watermark:
+                self.complete_scope(state)
+        open_states = [state for state in members.values() if not state.finished]
+        if not open_states:
+            return
+        if not page.next_page_token:
+            for state in open_states:
+                self.complete_scope(state)
+        elif page.next_page_token in current.page_tokens:
+            for state in open_states:
+                self.fail_scope(state, "the API returned a page token it had already returned (paging loop)")
+        elif current.pages >= self.api.max_pages * len(current.scopes):
+            for state in open_states:
+                self.truncate_scope(
+                    state,
+                    f"stopped at {current.pages} batch pages (max_pages={self.api.max_pages} per location) with "
+                    "older reviews unread; its watermark stays where it was",
+                )
+        else:
+            current.page_tokens.add(page.next_page_token)
+            request = self._batch_request(current, page.next_page_token)
+            if request is not None:
+                yield request
 
     def on_error(self, failure: Failure) -> None:
-        """A request failed for good (after any retries): log Google's reason and mark the scope failed."""
+        """As the base does; a failed batch request fails every location of the batch, not only its owner."""
         request = failure.request  # type: ignore[attr-defined]
-        state = self.scopes.get(request.cb_kwargs.get("scope", ""))
-        if isinstance(failure.value, HttpError):
-            response = failure.value.response
-            error = parse_google_error(response.body, response.status)
-            self._stats_inc("earshot/api_errors")
-            self._stats_inc(f"earshot/api_errors/{response.status}")
-            message = f"HTTP {response.status} {error.status}: {error.message}".replace("  ", " ")
-            if response.status == 401:
-                self.auth_failed = True
-                message += f" (the access token was refused; renew {TOKEN_ENV})"
-            elif response.status == 403:
-                message += " (the token's user cannot read this location's reviews)"
-            elif response.status == 404:
-                message += " (check the target's google_account_id and google_location_ids)"
-        else:
-            self._stats_inc("earshot/download_errors")
-            message = f"request failed: {type(failure.value).__name__}: {failure.getErrorMessage()}"
-        if state is None:
-            self._record_error(message)
-        else:
-            self._fail(state, message)
+        key = request.cb_kwargs.get("batch")
+        batch = self.batches.get(key) if self.batches is not None and key else None
+        try:
+            super().on_error(failure)
+        finally:
+            if batch is not None and not self.auth_failed:
+                owner = request.cb_kwargs.get("scope")
+                for scope in batch.scopes:
+                    self.fail_scope(self.scopes[scope], f"not read: {batch.key} failed (see {owner})")
 
-    def on_idle(self) -> None:
-        """End with reason ``auth_failed`` rather than ``finished`` when the token was refused."""
-        if self.auth_failed:
-            raise CloseSpider("auth_failed")
-
-    def closed(self, reason: str) -> None:
-        """Say which locations were read completely; unfinished ones keep their old watermark."""
-        done = sum(state.done for state in self.scopes.values())
-        failed = sum(state.failed for state in self.scopes.values())
-        unfinished = len(self.scopes) - done - failed
-        if unfinished:
-            self._stats_inc("earshot/scopes_unfinished", unfinished)
-        self.logger.info(
-            "Google Business Profile (%s): %d location(s) read completely, %d failed, %d unfinished",
-            reason,
-            done,
-            failed,
-            unfinished,
+    def parse_error_response(self, response: Response) -> SourceError:
+        """Google's error body, with what to check for the statuses a user can fix."""
+        error = parse_google_error(response.body, response.status)
+        hint = {
+            401: f"the access token was refused; renew {TOKEN_ENV}",
+            403: "the token's user cannot read this location's reviews",
+            404: "check the target's google_account_id and google_location_ids",
+        }.get(response.status, "")
+        if (
+            response.status in (400, 403, 404)
+            and response.request is not None
+            and response.request.method == "POST"
+        ):
+            hint = (
+                "batchGetReviews answers for all its locations or fails for all: one unverified location, or one "
+                "the token's user does not manage, fails the batch; check the target's google_location_ids"
+            )
+        # 403 is about one location (the user is not its manager); only 401 condemns the token itself.
+        return SourceError(
+            response.status, error.status, error.message, auth=response.status == 401, hint=hint
         )
-
-    def _complete(self, state: ScopeState) -> None:
-        state.done = True
-        self._stats_inc("earshot/scopes_completed")
-        if state.newest is None:
-            self.logger.info("%s: nothing new (%d page(s) read)", state.scope, state.pages)
-            return
-        self.logger.info("%s: %d new or edited review(s) read", state.scope, state.yielded)
-        self.crawler.signals.send_catch_log(
-            signal=scope_completed,
-            source=SOURCE,
-            scope=state.scope,
-            watermark=state.newest,
-            expected=state.yielded,
-        )
-
-    def _fail(self, state: ScopeState, message: str) -> None:
-        state.failed = True
-        self._stats_inc("earshot/scopes_failed")
-        self._record_error(f"{state.scope}: {message}")
-
-    def _record_error(self, message: str) -> None:
-        """Log an error and keep it in the stats (crawl_runs.stats), never with the token in it."""
-        if self._token:
-            message = message.replace(self._token, "[redacted]")
-        self.logger.error("Google Business Profile: %s", message)
-        stats = self.crawler.stats
-        assert stats is not None
-        messages = stats.get_value("earshot/error_messages") or []
-        if len(messages) < MAX_ERROR_MESSAGES:
-            stats.set_value("earshot/error_messages", [*messages, message])
-
-    def _stats_inc(self, key: str, count: int = 1) -> None:
-        assert self.crawler.stats is not None
-        self.crawler.stats.inc_value(key, count)

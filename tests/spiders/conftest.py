@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 
 from monitor.config import EarshotSettings, Target
 from monitor.db import make_engine
-from monitor.models import CrawlRun, Mention
+from monitor.models import CrawlRun, Mention, MentionRevision
 from monitor.store import get_watermark
 from spiders.runner import CrawlSummary, run_crawl
 from tests.spiders.replay_server import ReplayServer
@@ -110,5 +110,27 @@ def watermark(db_url: str, location: str) -> datetime | None:
     try:
         with Session(engine) as session:
             return get_watermark(session, "google_business", scope(location))
+    finally:
+        engine.dispose()
+
+
+def source_watermark(db_url: str, source: str, scope_key: str) -> datetime | None:
+    """The stored watermark of any source's scope."""
+    engine = make_engine(db_url)
+    try:
+        with Session(engine) as session:
+            return get_watermark(session, source, scope_key)
+    finally:
+        engine.dispose()
+
+
+def revisions(db_url: str, external_id: str) -> list[MentionRevision]:
+    """Earlier versions of a mention, oldest first."""
+    engine = make_engine(db_url)
+    try:
+        with Session(engine) as session:
+            mention = session.exec(select(Mention).where(Mention.external_id == external_id)).one()
+            stmt = select(MentionRevision).where(MentionRevision.mention_id == mention.id)
+            return list(session.exec(stmt.order_by(col(MentionRevision.version))))
     finally:
         engine.dispose()

@@ -26,6 +26,7 @@ from tests.spiders.conftest import (
     scope,
     watermark,
 )
+from tests.spiders.leak_check import assert_no_leak
 from tests.spiders.replay_server import ReplayServer, Reply, reviews_path
 
 PAGE2_TOKEN = "CiAKGAoUMTExMjIyMzMzLzkwMDEvcGFnZTIQAQ"
@@ -38,18 +39,6 @@ def _serve_first_run(replay: ReplayServer) -> None:
     replay.add(reviews_path("111222333", LOC1), Reply.fixture("loc1_page1.json"))
     replay.add(reviews_path("111222333", LOC1), Reply.fixture("loc1_page2.json"), page_token=PAGE2_TOKEN)
     replay.add(reviews_path("111222333", LOC2), Reply.fixture("loc2_page1.json"))
-
-
-def _assert_no_token_leak(db_url: str, *logs: str) -> None:
-    assert all(TOKEN not in log for log in logs)
-    engine = make_engine(db_url)
-    try:
-        with engine.connect() as conn:
-            for table in ("crawl_runs", "mentions", "watermarks"):
-                dump = " ".join(str(row) for row in conn.exec_driver_sql(f"SELECT * FROM {table}"))
-                assert TOKEN not in dump, table
-    finally:
-        engine.dispose()
 
 
 def test_first_run_stores_all_pages_and_rerun_reads_only_up_to_the_watermark(
@@ -130,7 +119,7 @@ def test_first_run_stores_all_pages_and_rerun_reads_only_up_to_the_watermark(
     ]
     assert watermark(db_url, LOC1) == datetime(2026, 11, 12, 7, 11, 9, tzinfo=UTC)
     assert watermark(db_url, LOC2) == LOC2_NEWEST
-    _assert_no_token_leak(db_url, first.log, second.log)
+    assert_no_leak(db_url, (TOKEN,), first.log, second.log)
 
 
 def test_interrupted_paging_holds_the_watermark_so_nothing_is_skipped(

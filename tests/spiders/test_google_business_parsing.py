@@ -10,12 +10,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from spiders.google import GoogleApiError, parse_google_error
 from spiders.items import InvalidItem, to_mention_in
 from spiders.spiders.google_business import (
-    GoogleApiError,
     MalformedResponse,
     original_comment,
-    parse_google_error,
     parse_reviews_page,
     review_to_item,
     review_update_time,
