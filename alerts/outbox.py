@@ -54,6 +54,7 @@ from alerts.slack_sender import (
     is_channel_id,
     redact_token,
 )
+from alerts.source_message import build_source_message
 from monitor.config import AlertSettings, EarshotSettings
 from monitor.db import session_scope
 from monitor.models import Alert, AlertStatus, Mention, SentimentScore, StageRun, TargetRow, utcnow
@@ -501,13 +502,20 @@ def _settle(ctx: _Pass, alert: Alert, message: SlackMessage) -> _Next:
             return _Next.STOP if exc.global_failure else _Next.SKIP_CHANNEL
 
 
+def _build(ctx: _Pass, alert: Alert) -> SlackMessage | None:
+    """The message as of now: a mention alert shows the mention, a source-health alert has none."""
+    if alert.mention_id is None:
+        return build_source_message(alert)
+    content = _load_content(ctx.engine, alert)
+    return None if content is None else build_message(alert, content[0], content[1], ctx.settings)
+
+
 def _deliver_one(ctx: _Pass, alert: Alert) -> _Next:
     """Build the message, claim the alert and settle one attempt."""
-    content = _load_content(ctx.engine, alert)
-    if content is None:
+    message = _build(ctx, alert)
+    if message is None:
         _fail(ctx, alert, f"mention {alert.mention_id} no longer exists")
         return _Next.CONTINUE
-    message = build_message(alert, content[0], content[1], ctx.settings)
     if alert.status == AlertStatus.PENDING and alert.attempts >= ctx.settings.slack.max_attempts:
         _fail(ctx, alert, f"gave up after {alert.attempts} attempts; last error: {alert.last_error}")
         return _Next.CONTINUE

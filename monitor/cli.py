@@ -7,9 +7,14 @@ import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from monitor.config import ConfigError, EarshotSettings, load_settings
-from monitor.db import DatabaseError, make_engine, redact_url
+from monitor.db import DatabaseError, make_engine, redact_url, session_scope
+
+if TYPE_CHECKING:
+    from monitor.source_health import SourceStatus
 
 log = logging.getLogger("earshot")
 
@@ -30,14 +35,103 @@ def _print_report(title: str, counts: dict[str, int]) -> None:
 
 
 def cmd_crawl(args: argparse.Namespace, settings: EarshotSettings) -> int:
-    from monitor.pipeline import run_crawls
+    from monitor.pipeline import UnknownSourceError, run_crawls
 
-    reports = run_crawls(settings, args.spider or None)
-    for r in reports:
+    try:
+        result = run_crawls(settings, args.source or None)
+    except UnknownSourceError as exc:
+        print(f"earshot: {exc}", file=sys.stderr)
+        return 2
+    for r in result.reports:
         _print_report(r.stage, r.counts)
         if r.error:
-            print(f"{r.stage}: {r.error} (see crawl_runs and the log above)", file=sys.stderr)
-    return 1 if any(r.error for r in reports) else 0
+            print(
+                f"{r.stage}: {r.error} (see `earshot sources`, crawl_runs and the log above)", file=sys.stderr
+            )
+    for name, why in result.skipped.items():
+        print(f"skipped {name}: {why}")
+    if not result.reports:
+        print(
+            "nothing to crawl: no source has both its credentials and a target using it (`earshot sources`)"
+        )
+    health = result.health.counts
+    if health:
+        _print_report("source health", health)
+        if health.get("opened") or health.get("recovered"):
+            print(
+                "source-health alerts queued; `earshot alerts send` delivers them (`earshot run` does it itself)"
+            )
+    return 1 if result.failed else 0
+
+
+def _ago(moment: datetime, now: datetime) -> str:
+    seconds = max(0.0, (now - moment).total_seconds())
+    if seconds < 3600:
+        return f"{seconds / 60:.0f} min ago"
+    if seconds < 48 * 3600:
+        return f"{seconds / 3600:.0f} h ago"
+    return f"{seconds / 86400:.0f} d ago"
+
+
+def _every(minutes: float) -> str:
+    if minutes >= 60 and minutes % 60 == 0:
+        return f"{minutes / 60:g} h"
+    return f"{minutes:g} min"
+
+
+def _targets(names: Sequence[str]) -> str:
+    if not names:
+        return "-"
+    shown = ", ".join(names)
+    return shown if len(shown) <= 28 else f"{len(names)}: {shown[:24]}…"
+
+
+def _source_row(status: SourceStatus, now: datetime) -> list[str]:
+    info, health = status.info, status.health
+    run = health.last_run
+    last = "never"
+    if run is not None:
+        counts = f"{run.items_new} new, {run.items_updated} upd, {run.items_rejected} rej"
+        last = f"{run.finish_reason} {counts} ({_ago(run.finished_at, now)})"
+    missing = ("set " + ", ".join(info.missing_env)) if info.missing_env else ""
+    if not missing and info.skip_reason:
+        missing = info.skip_reason
+    return [
+        info.name,
+        "yes" if info.configured else "no",
+        _targets(info.targets),
+        _every(info.interval_minutes),
+        "-" if info.max_requests is None else str(info.max_requests),
+        last,
+        health.describe(),
+        missing,
+    ]
+
+
+def render_sources(statuses: Sequence[SourceStatus], now: datetime | None = None) -> str:
+    """The `earshot sources` table; the last column says what a source still needs, if anything."""
+    now = now or datetime.now(UTC)
+    header = ["SOURCE", "CONFIGURED", "TARGETS", "EVERY", "BUDGET", "LAST RUN (items)", "HEALTH", "TO DO"]
+    rows = [header, *(_source_row(s, now) for s in statuses)]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    return "\n".join(
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip() for row in rows
+    )
+
+
+def cmd_sources(args: argparse.Namespace, settings: EarshotSettings) -> int:
+    from monitor.source_health import source_catalogue, source_statuses
+
+    engine = make_engine(settings.effective_database_url)
+    try:
+        statuses = source_statuses(engine, settings, source_catalogue(settings))
+    finally:
+        engine.dispose()
+    if args.json:
+        print(json.dumps([s.as_dict() for s in statuses], indent=2, ensure_ascii=False))
+    else:
+        print(render_sources(statuses))
+    return 0
 
 
 def cmd_score(args: argparse.Namespace, settings: EarshotSettings) -> int:
@@ -70,6 +164,34 @@ def cmd_demo(args: argparse.Namespace, settings: EarshotSettings) -> int:
     return run_demo(settings, data_dir=args.data_dir, use_slack=args.slack)
 
 
+def cmd_corrections_add(args: argparse.Namespace, settings: EarshotSettings) -> int:
+    from monitor.corrections import CorrectionError, record_correction
+
+    engine = make_engine(settings.effective_database_url)
+    try:
+        with session_scope(engine) as session:
+            row = record_correction(session, args.mention_id, args.label, args.by, via="cli")
+            print(f"mention {row.mention_id} v{row.mention_version}: {row.previous_label} -> {row.label}")
+    except CorrectionError as exc:
+        print(f"earshot: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def cmd_corrections_export(args: argparse.Namespace, settings: EarshotSettings) -> int:
+    from monitor.corrections import export_corrections
+
+    engine = make_engine(settings.effective_database_url)
+    with session_scope(engine) as session:
+        if args.output == "-":
+            n = export_corrections(session, sys.stdout)
+        else:
+            with open(args.output, "w", encoding="utf-8", newline="") as fh:
+                n = export_corrections(session, fh)
+    print(f"{n} correction(s) exported; train with: earshot model train --csv FILE --resume", file=sys.stderr)
+    return 0
+
+
 def cmd_config_show(args: argparse.Namespace, settings: EarshotSettings) -> int:
     """Print the effective settings with secrets masked, so a user can see what was loaded."""
     data = settings.model_dump(mode="json")
@@ -85,8 +207,19 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     c = sub.add_parser("crawl", help="run the spiders once")
-    c.add_argument("--spider", action="append", help="spider name (repeatable; default: all configured)")
+    c.add_argument(
+        "--source",
+        "--spider",
+        dest="source",
+        action="append",
+        metavar="NAME",
+        help="crawl this source, even if unconfigured (repeatable; default: every source with work to do)",
+    )
     c.set_defaults(func=cmd_crawl)
+
+    src = sub.add_parser("sources", help="every source: configured?, targets, schedule, last run, health")
+    src.add_argument("--json", action="store_true", help="machine-readable output")
+    src.set_defaults(func=cmd_sources)
 
     sub.add_parser("score", help="score every unscored mention").set_defaults(func=cmd_score)
 
@@ -106,6 +239,17 @@ def build_parser() -> argparse.ArgumentParser:
     csub.add_parser("show", help="print effective settings (secrets masked)").set_defaults(
         func=cmd_config_show
     )
+
+    corr = sub.add_parser("corrections", help="agents' sentiment corrections (training data)")
+    corr_sub = corr.add_subparsers(dest="corrections_command", required=True)
+    add = corr_sub.add_parser("add", help="record that a mention's sentiment is LABEL")
+    add.add_argument("mention_id", type=int)
+    add.add_argument("label", choices=["negative", "neutral", "positive"])
+    add.add_argument("--by", default="cli", help="who corrected it (stored with the correction)")
+    add.set_defaults(func=cmd_corrections_add)
+    exp = corr_sub.add_parser("export", help="write corrections as training CSV (text,label,...)")
+    exp.add_argument("output", nargs="?", default="-", help="CSV file (default: stdout)")
+    exp.set_defaults(func=cmd_corrections_export)
 
     from sentiment.cli import register as register_model
 

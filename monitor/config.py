@@ -11,7 +11,7 @@ import os
 import tomllib
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
@@ -42,8 +42,45 @@ class Target(Section):
     name: str = Field(min_length=1, description="Brand or shop name, unique.")
     google_account_id: str | None = Field(None, description="Google Business Profile account id.")
     google_location_ids: list[str] = Field(default_factory=list, description="GBP location ids to read.")
-    place_ids: list[str] = Field(default_factory=list, description="Google Places ids (competitors).")
+    place_ids: list[str] = Field(
+        default_factory=list,
+        description="Google Places place ids read by `google_places` (competitors, locations you do not own).",
+    )
     keywords: list[str] = Field(default_factory=list, description="Search keywords for social sources.")
+    feeds: list[str] = Field(
+        default_factory=list,
+        description="RSS 2.0 / Atom feed URLs read by `rss` (Google Alerts, Talkwalker Alerts, blogs, news).",
+    )
+    ceneo_urls: list[str] = Field(
+        default_factory=list,
+        description="Ceneo product or shop opinion pages read by `ceneo` (URL or path under sources.ceneo.base_url).",
+    )
+    allegro_user_ids: list[str] = Field(
+        default_factory=list, description="Allegro seller user ids whose ratings `allegro` reads."
+    )
+    trustpilot_business_unit_ids: list[str] = Field(
+        default_factory=list, description="Trustpilot business unit ids read by `trustpilot`."
+    )
+    subreddits: list[str] = Field(
+        default_factory=list, description="Limit `reddit` keyword search to these subreddits (empty = all)."
+    )
+    hashtags: list[str] = Field(
+        default_factory=list, description="Hashtags (without #) whose timelines `mastodon` reads."
+    )
+    youtube_channel_ids: list[str] = Field(
+        default_factory=list, description="YouTube channel ids whose comment threads `youtube` reads."
+    )
+
+    @field_validator("feeds")
+    @classmethod
+    def _feed_urls(cls, feeds: list[str]) -> list[str]:
+        """Catch a pasted non-URL at load time rather than as a failed crawl hours later."""
+        cleaned = [feed.strip() for feed in feeds]
+        for feed in cleaned:
+            scheme = feed.split(":", 1)[0].lower() if ":" in feed else ""
+            if not feed or (scheme and scheme not in ("http", "https")):
+                raise ValueError(f"feed {feed!r} is not an http(s) URL or a path under sources.rss.base_url")
+        return cleaned
 
 
 class SlackSettings(Section):
@@ -64,7 +101,45 @@ class AlertSettings(Section):
     excerpt_chars: int = Field(600, ge=50, le=2900, description="Longest excerpt of the text in a message.")
 
 
-class GoogleBusinessSettings(Section):
+class SourceSettings(Section):
+    """What every source section has: where its API lives, how much one run may ask of it, how often.
+
+    Subclasses name their secret fields in ``credential_fields``; a source is configured when all of
+    them are set (or it needs none), which is what ``earshot sources`` reports.
+    """
+
+    credential_fields: ClassVar[tuple[str, ...]] = ()
+
+    base_url: str | None = Field(None, description="API root (or site root) of the source.")
+    max_requests: int = Field(
+        1000, ge=1, description="Request budget per run; the rest waits for the next run."
+    )
+    interval_minutes: float | None = Field(
+        None,
+        gt=0,
+        description="Minutes between crawls of this source in `earshot run`; unset = schedule.crawl_minutes.",
+    )
+
+    def credential(self, name: str) -> str:
+        """The secret's value, stripped; "" when unset. Accepts a plain str (set by ``model_copy(update=...)``)."""
+        value: Any = getattr(self, name)
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        return str(value or "").strip()
+
+    def missing_credentials(self) -> list[str]:
+        """Names of the credential fields that are unset or blank."""
+        return [name for name in self.credential_fields if not self.credential(name)]
+
+    @property
+    def is_configured(self) -> bool:
+        """All credentials present, or none needed."""
+        return not self.missing_credentials()
+
+
+class GoogleBusinessSettings(SourceSettings):
+    credential_fields: ClassVar[tuple[str, ...]] = ("access_token",)
+
     base_url: str = Field("https://mybusiness.googleapis.com", description="GBP API root.")
     access_token: SecretStr | None = Field(
         None, description="OAuth 2.0 bearer token (business.manage scope)."
@@ -73,8 +148,136 @@ class GoogleBusinessSettings(Section):
     max_pages: int = Field(100, ge=1, description="Request budget per location and run.")
 
 
+class GooglePlacesSettings(SourceSettings):
+    credential_fields: ClassVar[tuple[str, ...]] = ("api_key",)
+
+    base_url: str = Field("https://places.googleapis.com", description="Places API (New) root.")
+    api_key: SecretStr | None = Field(
+        None, description="Google Cloud API key with the Places API (New) enabled (sent as X-Goog-Api-Key)."
+    )
+    language_code: str | None = Field(
+        None,
+        description="languageCode for Google's translated review text; the original text is stored anyway.",
+    )
+    max_requests: int = Field(
+        100, ge=1, description="Request budget per run (one request per place; each is billed by Google)."
+    )
+    interval_minutes: float | None = Field(
+        720,
+        gt=0,
+        description="Minutes between crawls: the API returns only 5 reviews per place and bills every call.",
+    )
+
+
+class RssSettings(SourceSettings):
+    base_url: str | None = Field(
+        None,
+        description="Root that relative entries in targets' feeds resolve against (e.g. a self-hosted RSS-Bridge).",
+    )
+    max_requests: int = Field(500, ge=1, description="Request budget per run (one request per feed).")
+    max_items_per_feed: int = Field(
+        200,
+        ge=1,
+        description="Most entries read from one feed per run, oldest new ones first; the rest next run.",
+    )
+
+
+class CeneoSettings(SourceSettings):
+    base_url: str = Field("https://www.ceneo.pl", description="Ceneo site root.")
+    max_requests: int = Field(
+        300, ge=1, description="Request budget per run (HTML pages, robots.txt obeyed)."
+    )
+    max_pages: int = Field(20, ge=1, description="Opinion pages read per product or shop and run.")
+    interval_minutes: float | None = Field(
+        360, gt=0, description="Minutes between crawls (a website: be gentle)."
+    )
+
+
+class AllegroSettings(SourceSettings):
+    credential_fields: ClassVar[tuple[str, ...]] = ("access_token",)
+
+    base_url: str = Field("https://api.allegro.pl", description="Allegro REST API root.")
+    access_token: SecretStr | None = Field(
+        None, description="OAuth 2.0 bearer token of the seller account (allegro:api:ratings scope)."
+    )
+    page_size: int = Field(100, ge=1, le=100, description="Ratings per page (API maximum 100).")
+
+
+class TrustpilotSettings(SourceSettings):
+    credential_fields: ClassVar[tuple[str, ...]] = ("api_key",)
+
+    base_url: str = Field("https://api.trustpilot.com", description="Trustpilot API root.")
+    api_key: SecretStr | None = Field(None, description="Trustpilot API key (sent as the apikey header).")
+    page_size: int = Field(100, ge=1, le=100, description="Reviews per page (API maximum 100).")
+
+
+class RedditSettings(SourceSettings):
+    credential_fields: ClassVar[tuple[str, ...]] = ("client_id", "client_secret")
+
+    base_url: str = Field("https://oauth.reddit.com", description="Reddit OAuth API root.")
+    auth_url: str = Field(
+        "https://www.reddit.com", description="Where the app-only OAuth token is requested."
+    )
+    client_id: SecretStr | None = Field(None, description="Reddit app client id (script or web app).")
+    client_secret: SecretStr | None = Field(None, description="Reddit app client secret.")
+    user_agent: str = Field(
+        "earshot/0.1 (brand monitoring)", description="Reddit requires a descriptive User-Agent."
+    )
+
+
+class MastodonSettings(SourceSettings):
+    credential_fields: ClassVar[tuple[str, ...]] = ("access_token",)
+
+    base_url: str = Field("https://mastodon.social", description="Mastodon instance root (any instance).")
+    access_token: SecretStr | None = Field(
+        None, description="Access token of an app on that instance (read:search scope for status search)."
+    )
+
+
+class BlueskySettings(SourceSettings):
+    credential_fields: ClassVar[tuple[str, ...]] = ("identifier", "app_password")
+
+    base_url: str = Field("https://bsky.social", description="Bluesky PDS / XRPC root.")
+    identifier: SecretStr | None = Field(None, description="Account handle or DID used to log in.")
+    app_password: SecretStr | None = Field(None, description="An app password of that account.")
+
+
+class HackerNewsSettings(SourceSettings):
+    base_url: str = Field("https://hn.algolia.com", description="Hacker News Algolia search API root.")
+    hits_per_page: int = Field(100, ge=1, le=1000, description="Hits per page.")
+
+
+class YouTubeSettings(SourceSettings):
+    credential_fields: ClassVar[tuple[str, ...]] = ("api_key",)
+
+    base_url: str = Field("https://www.googleapis.com", description="YouTube Data API v3 root.")
+    api_key: SecretStr | None = Field(None, description="Google Cloud API key with YouTube Data API v3.")
+    max_requests: int = Field(
+        200, ge=1, description="Request budget per run (each commentThreads call costs 1 quota unit)."
+    )
+
+
 class SourcesSettings(Section):
     google_business: GoogleBusinessSettings = Field(default_factory=GoogleBusinessSettings)
+    google_places: GooglePlacesSettings = Field(default_factory=GooglePlacesSettings)
+    rss: RssSettings = Field(default_factory=RssSettings)
+    ceneo: CeneoSettings = Field(default_factory=CeneoSettings)
+    allegro: AllegroSettings = Field(default_factory=AllegroSettings)
+    trustpilot: TrustpilotSettings = Field(default_factory=TrustpilotSettings)
+    reddit: RedditSettings = Field(default_factory=RedditSettings)
+    mastodon: MastodonSettings = Field(default_factory=MastodonSettings)
+    bluesky: BlueskySettings = Field(default_factory=BlueskySettings)
+    hackernews: HackerNewsSettings = Field(default_factory=HackerNewsSettings)
+    youtube: YouTubeSettings = Field(default_factory=YouTubeSettings)
+
+    def by_name(self) -> dict[str, SourceSettings]:
+        """Every source section by its name (the spider's name), for listing and lookup."""
+        return {name: getattr(self, name) for name in type(self).model_fields}
+
+
+def source_env_var(source: str, field: str) -> str:
+    """The environment variable that sets ``sources.<source>.<field>``."""
+    return f"EARSHOT_SOURCES__{source.upper()}__{field.upper()}"
 
 
 class SentimentSettings(Section):
@@ -88,6 +291,11 @@ class SentimentSettings(Section):
     batch_size: int = Field(32, ge=1, le=512, description="Texts per forward pass.")
     max_length: int = Field(256, ge=16, le=512, description="Tokens per text (head + tail kept).")
     threads: int = Field(0, ge=0, description="torch threads; 0 = number of CPU cores.")
+    high_reach_threshold: int = Field(
+        10_000,
+        ge=0,
+        description="Reach (followers/views) from which a mention counts as urgent (high reach).",
+    )
 
     @field_validator("model_cache_dir")
     @classmethod
@@ -96,9 +304,37 @@ class SentimentSettings(Section):
 
 
 class ScheduleSettings(Section):
-    crawl_minutes: float = Field(30, gt=0, description="Minutes between crawls in `earshot run`.")
+    crawl_minutes: float = Field(
+        30, gt=0, description="Minutes between crawls of a source without its own interval_minutes."
+    )
+    crawl_jitter_seconds: float = Field(
+        60,
+        ge=0,
+        description="Up to this many seconds added to each crawl's start, so sources do not all fire at once.",
+    )
     score_minutes: float = Field(2, gt=0, description="Minutes between scoring passes.")
     alerts_minutes: float = Field(1, gt=0, description="Minutes between alert evaluation and delivery.")
+
+
+class SourceHealthSettings(Section):
+    """When a source counts as broken: failed runs in a row, or silence much longer than its usual gap."""
+
+    failed_runs: int = Field(
+        3, ge=1, description="Alert when this many crawls of a source in a row fail (error, auth, crash)."
+    )
+    min_quiet_hours: float = Field(
+        24, gt=0, description="Never call a source quiet before this many hours without a new item."
+    )
+    quiet_factor: float = Field(
+        3, gt=0, description="Quiet = no new item for this many times the source's median gap between items."
+    )
+    min_history: int = Field(
+        10, ge=2, description="Items within history_days a source needs before silence is judged at all."
+    )
+    history_days: float = Field(30, gt=0, description="Days of items the usual gap is measured over.")
+    channel: str | None = Field(
+        None, description="Slack channel for source-health alerts; unset = slack.default_channel."
+    )
 
 
 class EarshotSettings(BaseSettings):
@@ -118,6 +354,7 @@ class EarshotSettings(BaseSettings):
     sources: SourcesSettings = Field(default_factory=SourcesSettings)
     sentiment: SentimentSettings = Field(default_factory=SentimentSettings)
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
+    source_health: SourceHealthSettings = Field(default_factory=SourceHealthSettings)
 
     @field_validator("data_dir")
     @classmethod

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import event, inspect, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError, ProgrammingError
 from sqlmodel import Session, SQLModel, create_engine
 
 from monitor import models  # noqa: F401  (registers the tables)
+from monitor.migrations import allow_alerts_without_mention
+
+log = logging.getLogger(__name__)
 
 
 class DatabaseError(Exception):
@@ -51,6 +55,37 @@ def _create_schema(engine: Engine, attempts: int = 3) -> None:
                 raise
 
 
+def _add_missing_columns(engine: Engine) -> list[str]:
+    """Add columns that newer Earshot versions define to tables an older version created.
+
+    Why: ``create_all`` creates missing tables but never alters existing ones, so a user's database from
+    the previous release would fail on the first query of a new column. Added columns are nullable; code
+    reading them treats NULL as the default. Returns ``table.column`` names added.
+    """
+    added = []
+    inspector = inspect(engine)
+    existing_tables = set(inspector.get_table_names())
+    for table in SQLModel.metadata.sorted_tables:
+        if table.name not in existing_tables:
+            continue
+        present = {c["name"] for c in inspector.get_columns(table.name)}
+        for column in table.columns:
+            if column.name in present:
+                continue
+            ddl = column.type.compile(dialect=engine.dialect)
+            try:
+                with engine.begin() as conn:
+                    conn.execute(text(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {ddl}'))
+            except (OperationalError, ProgrammingError) as exc:  # another process added it first
+                if "duplicate" not in str(exc.orig).lower() and "already exists" not in str(exc.orig):
+                    raise
+                continue
+            added.append(f"{table.name}.{column.name}")
+    if added:
+        log.info("database upgraded: added column(s) %s", ", ".join(added))
+    return added
+
+
 def make_engine(url: str, echo: bool = False) -> Engine:
     """Create the engine for ``url`` and the schema if missing."""
     try:
@@ -69,6 +104,8 @@ def make_engine(url: str, echo: bool = False) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
     try:
         _create_schema(engine)
+        _add_missing_columns(engine)
+        allow_alerts_without_mention(engine)
     except OperationalError as exc:
         raise DatabaseError(
             f"cannot open database {redact_url(url)}: {exc.orig}. "

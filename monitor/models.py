@@ -80,7 +80,30 @@ class SentimentScore(SQLModel, table=True):
     lang: str | None = Field(default=None, max_length=16)
     model_name: str = Field(max_length=200)
     model_version: str = Field(max_length=100)
+    urgency: str = Field(default="none", max_length=16, index=True)
+    urgency_reasons: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))
+    aspects: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))
     scored_at: datetime = Field(default_factory=utcnow)
+
+
+class SentimentCorrection(SQLModel, table=True):
+    """An agent's "wrong sentiment": the label a person says a mention version really has.
+
+    Exported with ``earshot corrections export`` as training CSV for ``earshot model train --csv``.
+    """
+
+    __tablename__ = "sentiment_corrections"
+
+    id: int | None = Field(default=None, primary_key=True)
+    mention_id: int = Field(foreign_key="mentions.id", index=True)
+    mention_version: int
+    label: str = Field(max_length=16)
+    previous_label: str | None = Field(default=None, max_length=16)
+    model_name: str | None = Field(default=None, max_length=200)
+    model_version: str | None = Field(default=None, max_length=100)
+    corrected_by: str = Field(max_length=200)
+    via: str = Field(default="cli", max_length=32)
+    created_at: datetime = Field(default_factory=utcnow)
 
 
 class AlertStatus:
@@ -92,13 +115,18 @@ class AlertStatus:
 
 
 class Alert(SQLModel, table=True):
-    """The outbox: an alert row exists before anything is sent and records every attempt."""
+    """The outbox: an alert row exists before anything is sent and records every attempt.
+
+    A mention alert has ``mention_id``; a source-health alert (a broken or silent source, or its
+    recovery) has no mention and names the ``source`` instead.
+    """
 
     __tablename__ = "alerts"
 
     id: int | None = Field(default=None, primary_key=True)
     dedupe_key: str = Field(unique=True, max_length=255)
-    mention_id: int = Field(foreign_key="mentions.id", index=True)
+    mention_id: int | None = Field(default=None, foreign_key="mentions.id", index=True)
+    source: str | None = Field(default=None, max_length=64, index=True)
     kind: str = Field(default="negative", max_length=32)
     reason: str = Field(default="", sa_column=Column(Text, nullable=False))
     channel: str = Field(max_length=128)

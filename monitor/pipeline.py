@@ -7,27 +7,31 @@ failure or a Slack outage shows up in the numbers instead of passing silently.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
-from typing import Protocol
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy import and_
+from sqlalchemy import and_, func
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
 from monitor.config import EarshotSettings
-from monitor.db import session_scope
+from monitor.db import DatabaseError, make_engine, session_scope
 from monitor.models import Mention, SentimentScore, StageRun, utcnow
-from sentiment.scorer import SentimentResult
+from monitor.source_health import SourceInfo, check_sources, source_catalogue
+
+if TYPE_CHECKING:  # sentiment imports torch (seconds); `earshot crawl` and `sources` must not pay for it
+    from sentiment.analysis import Analysis, MentionText
 
 log = logging.getLogger(__name__)
 
 
 class TextScorer(Protocol):
-    """What the scoring stage needs from a model: texts in, one result per text out, same order."""
+    """What the scoring stage needs: mentions in, one analysis (sentiment, urgency, aspects) out, same order."""
 
-    def score(self, texts: Sequence[str]) -> list[SentimentResult]: ...
+    def analyze(self, items: Sequence[MentionText]) -> list[Analysis]: ...
 
 
 @dataclass
@@ -74,8 +78,47 @@ def _unscored_ids(session: Session, limit: int) -> list[int]:
     return [i for i in session.exec(stmt).all() if i is not None]
 
 
-def _store_scores(session: Session, mentions: Sequence[Mention], results: Sequence[SentimentResult]) -> None:
-    for mention, res in zip(mentions, results, strict=True):
+REPEAT_WINDOW = timedelta(days=30)
+
+
+def _prior_complaints(session: Session, mention: Mention) -> int:
+    """Earlier negative mentions by the same author on the same source in the last 30 days.
+
+    Why: "third time I am writing" is urgent even when the third message is calm; the author's history
+    says so even when the text does not.
+    """
+    if not mention.author:
+        return 0
+    since = (mention.created_at or utcnow()) - REPEAT_WINDOW
+    stmt = (
+        select(func.count(func.distinct(Mention.id)))
+        .join(SentimentScore, col(SentimentScore.mention_id) == col(Mention.id))
+        .where(
+            Mention.source == mention.source,
+            Mention.author == mention.author,
+            col(Mention.id) != mention.id,
+            col(Mention.first_seen_at) < mention.first_seen_at,
+            col(Mention.first_seen_at) >= since,
+            SentimentScore.label == "negative",
+        )
+    )
+    return int(session.exec(stmt).one())
+
+
+def _mention_text(session: Session, mention: Mention) -> MentionText:
+    from sentiment.analysis import MentionText
+
+    return MentionText(
+        mention.text,
+        rating=mention.rating,
+        reach=mention.reach,
+        prior_complaints=_prior_complaints(session, mention),
+    )
+
+
+def _store_scores(session: Session, mentions: Sequence[Mention], results: Sequence[Analysis]) -> None:
+    for mention, analysis in zip(mentions, results, strict=True):
+        res = analysis.sentiment
         session.add(
             SentimentScore(
                 mention_id=mention.id or 0,
@@ -87,6 +130,9 @@ def _store_scores(session: Session, mentions: Sequence[Mention], results: Sequen
                 lang=res.lang,
                 model_name=res.model_name,
                 model_version=res.model_version,
+                urgency=analysis.urgency.level,
+                urgency_reasons=[asdict(r) for r in analysis.urgency.reasons],
+                aspects=[a.to_dict() for a in analysis.aspects],
             )
         )
         if mention.lang is None and res.lang != "other":
@@ -99,7 +145,10 @@ def score_pending(engine: Engine, scorer: TextScorer, batch_size: int = 64) -> S
 
     A crash loses at most the batch in flight; the next pass picks up exactly what is left.
     """
-    report = StageReport("score", {"scored": 0, "batches": 0, "negative": 0, "neutral": 0, "positive": 0})
+    report = StageReport(
+        "score",
+        {"scored": 0, "batches": 0, "negative": 0, "neutral": 0, "positive": 0, "elevated": 0, "critical": 0},
+    )
     started = utcnow()
     while True:
         with session_scope(engine) as s:
@@ -107,29 +156,33 @@ def score_pending(engine: Engine, scorer: TextScorer, batch_size: int = 64) -> S
             if not ids:
                 break
             mentions = list(s.exec(select(Mention).where(col(Mention.id).in_(ids)).order_by(col(Mention.id))))
-            results = scorer.score([m.text for m in mentions])
+            results = scorer.analyze([_mention_text(s, m) for m in mentions])
             _store_scores(s, mentions, results)
         report.counts["scored"] += len(results)
         report.counts["batches"] += 1
         for r in results:
-            report.counts[r.label] = report.counts.get(r.label, 0) + 1
+            report.counts[r.sentiment.label] = report.counts.get(r.sentiment.label, 0) + 1
+            if r.urgency.level != "none":
+                report.counts[r.urgency.level] += 1
     record_stage(engine, report, started)
     log.info("scoring finished: %s", report.counts)
     return report
 
 
 def load_scorer(settings: EarshotSettings) -> TextScorer:
-    """The configured model, built from the bundled weights on first use."""
+    """The configured model (built from the bundled weights on first use) with urgency and aspects."""
+    from sentiment.analysis import Analyzer
     from sentiment.scorer import Scorer
 
     cfg = settings.sentiment
-    return Scorer.load(
+    scorer = Scorer.load(
         model=cfg.model,
         cache_dir=cfg.model_cache_dir,
         batch_size=cfg.batch_size,
         max_length=cfg.max_length,
         threads=cfg.threads,
     )
+    return Analyzer.with_defaults(scorer, cfg.high_reach_threshold)
 
 
 def run_alerts(engine: Engine, settings: EarshotSettings) -> StageReport:
@@ -140,22 +193,106 @@ def run_alerts(engine: Engine, settings: EarshotSettings) -> StageReport:
     return StageReport("alerts", enqueue_and_deliver(engine, settings, make_sender(settings)))
 
 
-def run_crawls(
-    settings: EarshotSettings, spiders: Sequence[str] | None = None, log_level: str | None = None
-) -> list[StageReport]:
-    """Run each spider in its own child process; one crashing spider does not stop the others."""
-    from spiders.runner import available_spiders, run_crawl
+class UnknownSourceError(ValueError):
+    """A crawl was asked for a source no spider implements; the message lists the valid names."""
 
-    overrides = {"LOG_LEVEL": log_level} if log_level else None
-    reports = []
-    for name in spiders or available_spiders():
-        summary = run_crawl(settings, name, isolate=True, scrapy_overrides=overrides)
-        counts = {
-            k: v
-            for k, v in asdict(summary).items()
-            if isinstance(v, int) and k not in ("run_id", "exit_code")
-        }
-        error = None if summary.ok else f"finish_reason={summary.finish_reason}"
-        reports.append(StageReport(f"crawl:{name}", counts, error=error))
-        log.info("crawl %s finished (%s): %s", name, summary.finish_reason, counts)
-    return reports
+
+@dataclass
+class CrawlPass:
+    """One crawl pass: a report per crawled source, the sources skipped (with why), source-health counts."""
+
+    reports: list[StageReport] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)
+    health: StageReport = field(default_factory=lambda: StageReport("source_health"))
+
+    @property
+    def failed(self) -> bool:
+        return any(r.error for r in self.reports)
+
+
+def plan_crawls(
+    settings: EarshotSettings,
+    spiders: Sequence[str] | None = None,
+    scrapy_overrides: Mapping[str, Any] | None = None,
+) -> tuple[list[SourceInfo], dict[str, str]]:
+    """The sources to crawl, and those skipped with the reason.
+
+    Named sources always run, configured or not, so that a misconfiguration is reported by the crawl
+    itself; without names every source runs that has credentials and a target using it.
+    """
+    catalogue = {info.name: info for info in source_catalogue(settings, scrapy_overrides)}
+    if spiders:
+        unknown = [name for name in spiders if name not in catalogue]
+        if unknown:
+            raise UnknownSourceError(
+                f"unknown source(s) {', '.join(unknown)}; valid: {', '.join(catalogue) or 'none'}"
+            )
+        return [catalogue[name] for name in dict.fromkeys(spiders)], {}
+    skipped = {name: info.skip_reason for name, info in catalogue.items() if info.skip_reason is not None}
+    return [info for info in catalogue.values() if info.runnable], skipped
+
+
+def _crawl_one(
+    settings: EarshotSettings, name: str, overrides: Mapping[str, Any] | None, timeout: float | None
+) -> StageReport:
+    """One source in its own child process; a failure to even start it is reported, not raised."""
+    from spiders.runner import CrawlError, run_crawl
+
+    try:
+        summary = run_crawl(settings, name, isolate=True, scrapy_overrides=overrides, timeout=timeout)
+    except (CrawlError, DatabaseError, SQLAlchemyError, OSError) as exc:
+        log.error("crawl %s could not run: %s: %s", name, type(exc).__name__, exc)
+        return StageReport(f"crawl:{name}", {}, error=f"{type(exc).__name__}: {exc}")
+    counts = {
+        k: v for k, v in asdict(summary).items() if isinstance(v, int) and k not in ("run_id", "exit_code")
+    }
+    error = None if summary.ok else f"finish_reason={summary.finish_reason}"
+    log.info("crawl %s finished (%s): %s", name, summary.finish_reason, counts)
+    return StageReport(f"crawl:{name}", counts, error=error)
+
+
+def _check_health(engine: Engine, settings: EarshotSettings, name: str, report: StageReport) -> None:
+    """Judge the source just crawled; a database problem here is logged and must not stop the crawls."""
+    try:
+        counts = check_sources(engine, settings, [name])
+    except (SQLAlchemyError, NotImplementedError) as exc:
+        log.error("source health of %s could not be checked: %s: %s", name, type(exc).__name__, exc)
+        report.error = f"{type(exc).__name__}: {exc}"
+        return
+    for key, value in counts.items():
+        report.counts[key] = report.counts.get(key, 0) + value
+
+
+def run_crawls(
+    settings: EarshotSettings,
+    spiders: Sequence[str] | None = None,
+    log_level: str | None = None,
+    *,
+    scrapy_overrides: Mapping[str, Any] | None = None,
+    timeout: float | None = None,
+    check_health: bool = True,
+) -> CrawlPass:
+    """Crawl each planned source in its own child process, then judge its health (see plan_crawls).
+
+    One crashing spider does not stop the others; skipped sources are logged and counted, not errors.
+    Raises UnknownSourceError, before crawling anything, for a name no spider has.
+    """
+    overrides = {**(scrapy_overrides or {}), **({"LOG_LEVEL": log_level} if log_level else {})}
+    planned, skipped = plan_crawls(settings, spiders, overrides or None)
+    result = CrawlPass(skipped=skipped)
+    if skipped:
+        log.info(
+            "skipping %d source(s) with nothing to do: %s",
+            len(skipped),
+            "; ".join(f"{name} ({why})" for name, why in skipped.items()),
+        )
+    engine = make_engine(settings.effective_database_url) if check_health else None
+    try:
+        for info in planned:
+            result.reports.append(_crawl_one(settings, info.name, overrides or None, timeout))
+            if engine is not None and info.runnable:
+                _check_health(engine, settings, info.name, result.health)
+    finally:
+        if engine is not None:
+            engine.dispose()
+    return result

@@ -1,7 +1,10 @@
 """`earshot run`: the stages on an APScheduler schedule until Ctrl-C or SIGTERM.
 
-Each stage is its own job (one instance at a time, missed runs coalesced), so a slow crawl
-never blocks alert delivery, and a failing stage is logged and recorded without stopping the rest.
+Each source's crawl is its own job, on the source's own interval (``sources.<name>.interval_minutes``,
+else ``schedule.crawl_minutes``) with up to ``schedule.crawl_jitter_seconds`` of random delay, so sources
+do not hit the network in lockstep; scoring and alert delivery are jobs of their own, in a separate
+thread pool, so a slow crawl never delays an alert. Every job runs one instance at a time with missed
+runs coalesced, and a failing job is logged and recorded as a failed stage run without stopping the rest.
 """
 
 from __future__ import annotations
@@ -9,7 +12,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from types import FrameType
 
@@ -29,6 +32,7 @@ from monitor.pipeline import (
     run_crawls,
     score_pending,
 )
+from monitor.source_health import SourceInfo, source_catalogue
 
 log = logging.getLogger(__name__)
 
@@ -47,13 +51,49 @@ def _guarded(name: str, engine: Engine, fn: Callable[[], object]) -> Callable[[]
     return job
 
 
-def build_scheduler(settings: EarshotSettings, engine: Engine, scorer: TextScorer) -> BackgroundScheduler:
-    """A scheduler with one job per stage, first runs staggered a few seconds apart."""
-    sched = BackgroundScheduler(executors={"default": ThreadPoolExecutor(3)}, timezone="UTC")
+CRAWL_EXECUTOR = "crawls"
+CRAWL_WORKERS = 2  # crawls at once (each a child process); the score and alert jobs have their own pool
+STAGGER_SECONDS = 2  # first runs start this far apart, so `earshot run` does not start everything at once
+
+
+def _crawl_job(settings: EarshotSettings, source: str) -> Callable[[], object]:
+    return lambda: run_crawls(settings, [source])
+
+
+def crawl_jobs(
+    settings: EarshotSettings, sources: Sequence[SourceInfo]
+) -> list[tuple[str, float, Callable[[], object]]]:
+    """(job id, minutes, function) for each source that has work: its own interval, one crawl at a time."""
+    return [
+        (f"crawl:{s.name}", s.interval_minutes, _crawl_job(settings, s.name)) for s in sources if s.runnable
+    ]
+
+
+def build_scheduler(
+    settings: EarshotSettings,
+    engine: Engine,
+    scorer: TextScorer,
+    sources: Sequence[SourceInfo] | None = None,
+) -> BackgroundScheduler:
+    """One crawl job per source with work (own interval, jittered start), plus the score and alerts jobs.
+
+    ``sources`` defaults to the catalogue of ``settings``; sources without work get no job, and are logged.
+    """
+    catalogue = list(sources) if sources is not None else source_catalogue(settings)
+    idle = [s for s in catalogue if not s.runnable]
+    if idle:
+        log.info(
+            "not scheduling %d source(s) with nothing to do: %s",
+            len(idle),
+            "; ".join(f"{s.name} ({s.skip_reason})" for s in idle),
+        )
+    sched = BackgroundScheduler(
+        executors={"default": ThreadPoolExecutor(2), CRAWL_EXECUTOR: ThreadPoolExecutor(CRAWL_WORKERS)},
+        timezone="UTC",
+    )
     now = utcnow()
     cfg = settings.schedule
-    jobs: list[tuple[str, float, Callable[[], object]]] = [
-        ("crawl", cfg.crawl_minutes, lambda: run_crawls(settings)),
+    stage_jobs: list[tuple[str, float, Callable[[], object]]] = [
         (
             "score",
             cfg.score_minutes,
@@ -61,16 +101,19 @@ def build_scheduler(settings: EarshotSettings, engine: Engine, scorer: TextScore
         ),
         ("alerts", cfg.alerts_minutes, lambda: run_alerts(engine, settings)),
     ]
-    for i, (name, minutes, fn) in enumerate(jobs):
+    for i, (name, minutes, fn) in enumerate([*stage_jobs, *crawl_jobs(settings, catalogue)]):
+        is_crawl = name.startswith("crawl:")
         sched.add_job(
             _guarded(name, engine, fn),
             "interval",
             minutes=minutes,
+            jitter=cfg.crawl_jitter_seconds if is_crawl and cfg.crawl_jitter_seconds else None,
             id=name,
+            executor=CRAWL_EXECUTOR if is_crawl else "default",
             max_instances=1,
             coalesce=True,
-            next_run_time=now + timedelta(seconds=2 * i),
-            misfire_grace_time=int(minutes * 60),
+            next_run_time=now + timedelta(seconds=STAGGER_SECONDS * i),
+            misfire_grace_time=max(1, int(minutes * 60)),
         )
     return sched
 

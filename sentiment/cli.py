@@ -107,9 +107,9 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--lr", type=float, default=6e-5)
     parser.add_argument("--max-length", type=int, default=256)
-    parser.add_argument("--n-sst2", type=int, default=4000, help="SST-2 train sentences to use")
+    parser.add_argument("--n-sst2", type=int, default=12000, help="SST-2 train sentences to use")
     parser.add_argument(
-        "--n-tweeteval-test", type=int, default=4000, help="trainable TweetEval test rows to use"
+        "--n-tweeteval-test", type=int, default=10284, help="trainable TweetEval test rows to use (all)"
     )
     parser.add_argument(
         "--polemo-out",
@@ -119,7 +119,7 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--n-long-docs",
         type=int,
-        default=0,
+        default=3000,
         help="synthetic paragraph-length documents joined from same-label training rows",
     )
     parser.add_argument(

@@ -71,10 +71,10 @@ class TrainOptions:
     weight_decay: float = 0.01
     warmup: float = 0.06
     max_length: int = 256
-    n_sst2: int = 4000
-    n_tweeteval_test: int = 4000
+    n_sst2: int = 12000
+    n_tweeteval_test: int = 10284
     polemo_out: bool = False
-    n_long_docs: int = 0
+    n_long_docs: int = 3000
     extra_csv: tuple[Path, ...] = ()
     text_prefix: str = ""  # e.g. "query: ", E5's own input prefix; recorded in the manifest
     resume: bool = False  # start from the shipped weights instead of the plain encoder

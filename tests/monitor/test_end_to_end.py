@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -56,12 +57,12 @@ def _settings(tmp_path: Path, src: DemoSource, slack: FakeSlack | None) -> Earsh
 def test_review_travels_from_source_to_slack_once(
     tmp_path: Path, scorer: TextScorer, clean_env: None
 ) -> None:
-    with DemoSource() as src, FakeSlack() as slack:
+    with DemoSource(sources=["google_business"]) as src, FakeSlack() as slack:
         slack.add_channel("cs-alerts", "C0CSALERTS")
         cfg = _settings(tmp_path, src, slack)
         engine = make_engine(cfg.effective_database_url)
 
-        [crawl] = run_crawls(cfg)
+        [crawl] = run_crawls(cfg).reports
         assert crawl.counts["items_new"] == 12
         assert crawl.counts["errors"] == 0
 
@@ -105,7 +106,7 @@ def test_review_travels_from_source_to_slack_once(
 
 
 def test_scheduler_runs_stages_and_stops_cleanly(tmp_path: Path, clean_env: None) -> None:
-    with DemoSource() as src:
+    with DemoSource(sources=["google_business"]) as src:
         cfg = _settings(tmp_path, src, None)
         cfg = cfg.model_copy(
             update={
@@ -144,8 +145,14 @@ def test_earshot_demo_command(tmp_path: Path) -> None:
         check=False,
     )
     assert out.returncode == 0, out.stderr[-3000:]
-    assert "items_new=12" in out.stdout
-    assert "scored=12" in out.stdout
+    # Every demo source is served and crawled: Google, Google Alerts (RSS), Hacker News, Ceneo, Mastodon.
+    crawled = {name: int(n) for name, n in re.findall(r"^crawl (\w+) +items_new=(\d+)", out.stdout, re.M)}
+    assert crawled == {"google_business": 12, "rss": 6, "hackernews": 5, "ceneo": 15, "mastodon": 4}
+    assert f"scored={sum(crawled.values())}" in out.stdout
+    per_source = re.search(r"^mentions per source: (.*)$", out.stdout, re.M)
+    assert per_source is not None and per_source.group(1) == ", ".join(
+        f"{name}={crawled[name]}" for name in sorted(crawled)
+    )
     assert "console (no Slack token set)" in out.stdout
     assert "printed=" in out.stdout
     assert (tmp_path / "earshot.db").is_file()

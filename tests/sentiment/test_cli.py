@@ -53,6 +53,13 @@ def test_train_defaults_are_the_shipped_recipe() -> None:
         256,
         1.0,
     )
+    assert (args.n_sst2, args.n_tweeteval_test, args.n_long_docs, args.text_prefix) == (
+        12000,
+        10284,
+        3000,
+        "",
+    )
+    assert not args.polemo_out and not args.resume and args.csv is None
 
 
 def test_predict_writes_one_line_per_input_line(

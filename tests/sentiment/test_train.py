@@ -45,13 +45,14 @@ def test_resume_on_corrections_exports_a_loadable_model(shared_datasets: Path, t
     """The agents' feedback loop: corrections CSV -> `model train --resume --csv` -> a model folder to run."""
     corrections = tmp_path / "corrections.csv"
     corrections.write_text(
-        "text,label\nDostawa w terminie.,neutral\n\"Nigdy więcej, oszuści!\",negative\n", encoding="utf-8"
+        'text,label\nDostawa w terminie.,neutral\n"Nigdy więcej, oszuści!",negative\n', encoding="utf-8"
     )
     opts = TrainOptions(
         datasets_dir=shared_datasets,
         out_dir=tmp_path / "delta",
         n_sst2=8,
         n_tweeteval_test=0,
+        n_long_docs=0,
         extra_csv=(corrections,),
         resume=True,
         export_model=tmp_path / "model",

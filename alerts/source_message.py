@@ -1,0 +1,60 @@
+"""The Slack message for a source-health alert: a source is failing, has gone quiet, or works again.
+
+Such an alert has no mention, so it is short: what happened to which source, why Earshot thinks so,
+and where to look next. The text goes through the same cleaning, escaping and limits as mention alerts.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from alerts.escaping import clean_text, plain_text
+from alerts.slack_blocks import SlackLimits, SlackMessage, fit_escaped, truncate
+from monitor.models import Alert
+
+__all__ = ["KIND_FAILING", "KIND_QUIET", "KIND_RECOVERED", "SOURCE_KINDS", "build_source_message"]
+
+KIND_FAILING = "source_failing"
+KIND_QUIET = "source_quiet"
+KIND_RECOVERED = "source_recovered"
+SOURCE_KINDS = {
+    KIND_FAILING: "Source failing",
+    KIND_QUIET: "Source quiet",
+    KIND_RECOVERED: "Source recovered",
+}
+
+_REASON_CHARS = 1500
+_NEXT_STEP = {
+    KIND_FAILING: "Run `earshot sources` for the last runs, and `earshot crawl --source {source}` to see the error.",
+    KIND_QUIET: "Check that the source still has new posts and that the spider still reads them "
+    "(`earshot crawl --source {source}`).",
+    KIND_RECOVERED: "No action needed.",
+}
+
+
+def _title(alert: Alert) -> str:
+    source = clean_text(alert.source or "") or "unknown source"
+    return plain_text(f"{SOURCE_KINDS.get(alert.kind, 'Source health')}: {source}")
+
+
+def build_source_message(alert: Alert) -> SlackMessage:
+    """Header, why, next step and a context line; ``plain`` for the console."""
+    title = truncate(_title(alert), SlackLimits.HEADER_TEXT)
+    reason = truncate(clean_text(alert.reason), _REASON_CHARS)
+    step = _NEXT_STEP.get(alert.kind, "").format(source=clean_text(alert.source or ""))
+    why = f"*Why:* {fit_escaped(reason, _REASON_CHARS, 2500)}" if reason else "*Why:* _see `earshot sources`_"
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": title, "emoji": False}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": why}},
+    ]
+    if step:
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": fit_escaped(step, 500, 2000)}})
+    context = f"Alert #{alert.id} · source health · {fit_escaped(clean_text(alert.source or ''), 64, 320)}"
+    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": context}]})
+    text = fit_escaped(title, SlackLimits.HEADER_TEXT, 600)
+    if reason:
+        text += f": {fit_escaped(reason, _REASON_CHARS, 3000)}"
+    plain = "\n".join(
+        line for line in (f"[Earshot] {title}", f"Why: {reason}" if reason else "", step) if line
+    )
+    return SlackMessage(text=text, blocks=blocks, plain=plain)

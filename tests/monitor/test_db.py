@@ -1,0 +1,40 @@
+"""Schema upgrades: a database created by an older Earshot gains the new columns on open."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import create_engine, inspect, text
+from sqlmodel import Session, select
+
+from monitor.db import make_engine
+from monitor.models import SentimentScore
+
+
+def test_old_sentiment_scores_table_gains_urgency_and_aspects(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    old = create_engine(url)
+    with old.begin() as conn:  # the v0.1 shape of the table, with one row in it
+        conn.execute(
+            text(
+                "CREATE TABLE sentiment_scores (id INTEGER PRIMARY KEY, mention_id INTEGER NOT NULL, "
+                "mention_version INTEGER NOT NULL, label VARCHAR(16) NOT NULL, score FLOAT NOT NULL, "
+                "confidence FLOAT NOT NULL, probabilities JSON, lang VARCHAR(16), model_name VARCHAR(200) "
+                "NOT NULL, model_version VARCHAR(100) NOT NULL, scored_at DATETIME NOT NULL)"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO sentiment_scores VALUES (1, 7, 1, 'negative', -0.9, 0.9, '{}', 'pl', 'm', 'v', "
+                "'2026-11-20 10:00:00')"
+            )
+        )
+    old.dispose()
+    engine = make_engine(url)
+    columns = {c["name"] for c in inspect(engine).get_columns("sentiment_scores")}
+    assert {"urgency", "urgency_reasons", "aspects"} <= columns
+    with Session(engine) as s:
+        row = s.exec(select(SentimentScore)).one()
+        assert (row.label, row.urgency) == ("negative", None)  # old rows: NULL, read as "not assessed"
+    make_engine(url).dispose()  # opening again changes nothing and does not fail
+    engine.dispose()

@@ -1,0 +1,131 @@
+"""`earshot run`: one crawl job per source with work, each on its own interval with jitter; jobs are guarded."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from datetime import timedelta
+from itertools import pairwise
+from pathlib import Path
+
+import pytest
+from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from monitor.config import EarshotSettings, Target, load_settings
+from monitor.db import make_engine
+from monitor.demo_source import DemoSource
+from monitor.models import CrawlRun, StageRun
+from monitor.pipeline import TextScorer, load_scorer
+from monitor.scheduler import CRAWL_EXECUTOR, _guarded, build_scheduler
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key in list(os.environ):
+        if key.startswith("EARSHOT_"):
+            monkeypatch.delenv(key)
+
+
+@pytest.fixture(scope="module")
+def scorer() -> TextScorer:
+    return load_scorer(load_settings())
+
+
+def test_one_crawl_job_per_source_with_work_on_its_own_interval(
+    tmp_path: Path, scorer: TextScorer, sqlite_engine: Engine
+) -> None:
+    settings = EarshotSettings(
+        data_dir=tmp_path,
+        targets=[
+            Target(
+                name="S",
+                feeds=["https://example.com/feed.xml"],
+                place_ids=["ChIJ1"],
+                google_location_ids=["1"],
+            )
+        ],
+        sources={"google_places": {"api_key": "key"}, "rss": {"interval_minutes": 5}},
+        schedule={"crawl_minutes": 45, "crawl_jitter_seconds": 17, "score_minutes": 2, "alerts_minutes": 1},
+    )
+    sched = build_scheduler(settings, sqlite_engine, scorer)
+    jobs = {job.id: job for job in sched.get_jobs()}
+    # google_business has no token and ceneo etc. no target: no job, and no crawl process started for them.
+    assert set(jobs) == {"score", "alerts", "crawl:google_places", "crawl:rss"}
+    assert jobs["crawl:rss"].trigger.interval == timedelta(minutes=5)
+    assert jobs["crawl:google_places"].trigger.interval == timedelta(minutes=720)
+    assert jobs["score"].trigger.interval == timedelta(minutes=2)
+    assert {jobs[j].trigger.jitter for j in ("crawl:rss", "crawl:google_places")} == {17}
+    assert jobs["score"].trigger.jitter is None and jobs["alerts"].trigger.jitter is None
+    assert {jobs[j].executor for j in jobs} == {CRAWL_EXECUTOR, "default"}
+    assert jobs["crawl:rss"].executor == CRAWL_EXECUTOR and jobs["score"].executor == "default"
+    assert all(job.max_instances == 1 and job.coalesce for job in jobs.values())
+
+
+def _runs(engine: Engine, spider: str) -> list[CrawlRun]:
+    with Session(engine) as s:
+        return list(s.exec(select(CrawlRun).where(CrawlRun.spider == spider).order_by(col(CrawlRun.id))))
+
+
+def test_each_source_is_crawled_on_its_own_schedule(tmp_path: Path, scorer: TextScorer) -> None:
+    with DemoSource(sources=["rss", "hackernews"]) as demo:
+        settings = demo.configure(EarshotSettings(data_dir=tmp_path))
+        settings = settings.model_copy(
+            update={
+                "sources": settings.sources.model_copy(
+                    update={
+                        "rss": settings.sources.rss.model_copy(update={"interval_minutes": 0.05}),
+                        "hackernews": settings.sources.hackernews.model_copy(update={"interval_minutes": 60}),
+                    }
+                ),
+                "schedule": settings.schedule.model_copy(update={"crawl_jitter_seconds": 0}),
+            }
+        )
+        engine = make_engine(settings.effective_database_url)
+        sched = build_scheduler(settings, engine, scorer)
+        sched.start()
+        try:
+            deadline = time.monotonic() + 180
+            while time.monotonic() < deadline and len([r for r in _runs(engine, "rss") if r.finished_at]) < 3:
+                time.sleep(0.5)
+        finally:
+            sched.shutdown(wait=True)
+    rss, hackernews = _runs(engine, "rss"), _runs(engine, "hackernews")
+    assert len(rss) >= 3, "the 3-second rss job ran again and again"
+    assert len(hackernews) == 1, "the hourly hackernews job ran once"
+    assert all(r.finish_reason == "finished" for r in rss + hackernews)
+    assert [r.items_new for r in rss[:2]] == [6, 0]  # the second run found nothing new
+    for earlier, later in pairwise(rss):  # one instance at a time
+        assert earlier.finished_at is not None and later.started_at >= earlier.finished_at
+    with Session(engine) as s:
+        checks = s.exec(select(StageRun).where(StageRun.stage == "source_health")).all()
+    assert len(checks) == len(rss) + len(hackernews), "every crawl was followed by a health check"
+    engine.dispose()
+
+
+def test_a_failing_job_is_recorded_and_the_scheduler_goes_on(sqlite_engine: Engine) -> None:
+    calls: list[int] = []
+    done = threading.Event()
+
+    def flaky() -> None:
+        calls.append(1)
+        if len(calls) <= 2:
+            raise RuntimeError(f"boom {len(calls)}")
+        if len(calls) >= 4:
+            done.set()
+
+    sched = BackgroundScheduler(timezone="UTC")
+    sched.add_job(_guarded("crawl:flaky", sqlite_engine, flaky), "interval", seconds=0.2, max_instances=1)
+    sched.start()
+    try:
+        assert done.wait(30), "the job stopped being run after it failed"
+    finally:
+        sched.shutdown(wait=True)
+    with Session(sqlite_engine) as s:
+        failed = s.exec(
+            select(StageRun).where(StageRun.stage == "crawl:flaky").order_by(col(StageRun.id))
+        ).all()
+    assert [r.error for r in failed] == ["RuntimeError: boom 1", "RuntimeError: boom 2"]
+    assert all(r.finished_at is not None for r in failed)
