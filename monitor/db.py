@@ -34,6 +34,24 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()
+    # pysqlite would otherwise start transactions itself, late and never for a SAVEPOINT, so a savepoint
+    # opened first became the whole transaction and committed on release (SQLAlchemy's documented recipe:
+    # autocommit at the driver, and an explicit BEGIN from the "begin" event below).
+    dbapi_conn.isolation_level = None
+
+
+SQLITE_BEGIN_OPTION = "earshot_sqlite_begin"
+
+
+def _sqlite_begin(conn: Any) -> None:
+    """BEGIN, or BEGIN IMMEDIATE for sessions that will write (``write_session``).
+
+    Why IMMEDIATE for writers: a deferred transaction that reads and then writes cannot wait for the write
+    lock (busy_timeout does not apply to that upgrade); taking the lock at BEGIN makes it wait instead.
+    Readers stay deferred so they never queue behind a crawl.
+    """
+    mode = conn.get_execution_options().get(SQLITE_BEGIN_OPTION, "")
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if mode == "IMMEDIATE" else "BEGIN")
 
 
 def redact_url(url: str) -> str:
@@ -102,6 +120,7 @@ def make_engine(url: str, echo: bool = False) -> Engine:
     engine = create_engine(url, **kwargs)
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+        event.listen(engine, "begin", _sqlite_begin)
     try:
         _create_schema(engine)
         _add_missing_columns(engine)
@@ -112,6 +131,19 @@ def make_engine(url: str, echo: bool = False) -> Engine:
             "Check EARSHOT_DATABASE_URL and that the server is running."
         ) from None
     return engine
+
+
+@contextmanager
+def write_session(engine: Engine) -> Iterator[Session]:
+    """:func:`session_scope` whose SQLite transaction takes the write lock at BEGIN (see ``_sqlite_begin``)."""
+    with Session(engine, expire_on_commit=False) as session:
+        session.connection(execution_options={SQLITE_BEGIN_OPTION: "IMMEDIATE"})
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
 
 
 @contextmanager

@@ -95,3 +95,7 @@ EARSHOT_GBP_REVIEW_URL_TEMPLATE = "{base_url}/v4/{name}"
 # Locations of one account read together with locations:batchGetReviews once a target has at least this
 # many that were read before (each with a watermark); fewer are read one by one.
 EARSHOT_GBP_BATCH_MIN_LOCATIONS = 10
+
+# Items stored per database transaction by StoragePipeline (one writer thread; a failed batch is redone
+# item by item so only the bad row fails).
+EARSHOT_STORE_BATCH_SIZE = 100

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from sqlalchemy import create_engine, inspect, text
 from sqlmodel import Session, select
 
-from monitor.db import make_engine
-from monitor.models import SentimentScore
+from monitor.db import make_engine, session_scope
+from monitor.models import SentimentScore, TargetRow
 
 
 def test_old_sentiment_scores_table_gains_urgency_and_aspects(tmp_path: Path) -> None:
@@ -37,4 +38,16 @@ def test_old_sentiment_scores_table_gains_urgency_and_aspects(tmp_path: Path) ->
         row = s.exec(select(SentimentScore)).one()
         assert (row.label, row.urgency) == ("negative", None)  # old rows: NULL, read as "not assessed"
     make_engine(url).dispose()  # opening again changes nothing and does not fail
+    engine.dispose()
+
+
+def test_a_savepoint_first_write_is_rolled_back_with_its_transaction(tmp_path: Path) -> None:
+    """pysqlite used to open no transaction before a SAVEPOINT, so its RELEASE committed for good."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'e.db'}")
+    with pytest.raises(RuntimeError), session_scope(engine) as s:
+        with s.begin_nested():
+            s.add(TargetRow(name="Sklep"))
+        raise RuntimeError("a later row of the batch failed")
+    with Session(engine) as s:
+        assert s.exec(select(TargetRow)).all() == []
     engine.dispose()
