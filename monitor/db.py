@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -34,24 +36,6 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.execute("PRAGMA synchronous=NORMAL")
     cur.execute("PRAGMA foreign_keys=ON")
     cur.close()
-    # pysqlite would otherwise start transactions itself, late and never for a SAVEPOINT, so a savepoint
-    # opened first became the whole transaction and committed on release (SQLAlchemy's documented recipe:
-    # autocommit at the driver, and an explicit BEGIN from the "begin" event below).
-    dbapi_conn.isolation_level = None
-
-
-SQLITE_BEGIN_OPTION = "earshot_sqlite_begin"
-
-
-def _sqlite_begin(conn: Any) -> None:
-    """BEGIN, or BEGIN IMMEDIATE for sessions that will write (``write_session``).
-
-    Why IMMEDIATE for writers: a deferred transaction that reads and then writes cannot wait for the write
-    lock (busy_timeout does not apply to that upgrade); taking the lock at BEGIN makes it wait instead.
-    Readers stay deferred so they never queue behind a crawl.
-    """
-    mode = conn.get_execution_options().get(SQLITE_BEGIN_OPTION, "")
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if mode == "IMMEDIATE" else "BEGIN")
 
 
 def redact_url(url: str) -> str:
@@ -62,15 +46,25 @@ def redact_url(url: str) -> str:
         return "<unparseable database URL>"
 
 
-def _create_schema(engine: Engine, attempts: int = 3) -> None:
-    """Create missing tables; another process creating them at the same moment is not an error."""
+_RACE_MARKERS = ("already exists", "duplicate", "database is locked")
+
+
+def _prepare_schema(engine: Engine, attempts: int = 20) -> None:
+    """Create missing tables and apply upgrades; other processes doing the same at once is not an error.
+
+    Why retry: the scheduler starts several crawl processes together on a fresh database, and each one's
+    check-then-create can lose a race on any table ("already exists") or meet another's schema lock.
+    """
     for attempt in range(attempts):
         try:
             SQLModel.metadata.create_all(engine)
+            _add_missing_columns(engine)
+            allow_alerts_without_mention(engine)
             return
         except (OperationalError, ProgrammingError, IntegrityError) as exc:
-            if "already exists" not in str(exc.orig) or attempt == attempts - 1:
+            if not any(m in str(exc.orig).lower() for m in _RACE_MARKERS) or attempt == attempts - 1:
                 raise
+            time.sleep(0.05 * (attempt + 1))
 
 
 def _add_missing_columns(engine: Engine) -> list[str]:
@@ -120,11 +114,8 @@ def make_engine(url: str, echo: bool = False) -> Engine:
     engine = create_engine(url, **kwargs)
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
-        event.listen(engine, "begin", _sqlite_begin)
     try:
-        _create_schema(engine)
-        _add_missing_columns(engine)
-        allow_alerts_without_mention(engine)
+        _prepare_schema(engine)
     except OperationalError as exc:
         raise DatabaseError(
             f"cannot open database {redact_url(url)}: {exc.orig}. "
@@ -135,15 +126,19 @@ def make_engine(url: str, echo: bool = False) -> Engine:
 
 @contextmanager
 def write_session(engine: Engine) -> Iterator[Session]:
-    """:func:`session_scope` whose SQLite transaction takes the write lock at BEGIN (see ``_sqlite_begin``)."""
-    with Session(engine, expire_on_commit=False) as session:
-        session.connection(execution_options={SQLITE_BEGIN_OPTION: "IMMEDIATE"})
-        try:
-            yield session
-            session.commit()
-        except BaseException:
-            session.rollback()
-            raise
+    """:func:`session_scope` for multi-row writes: on SQLite the transaction really spans every statement.
+
+    Why: pysqlite (legacy transaction control) opens no transaction before a SAVEPOINT, so SQLite took
+    ``upsert_mention``'s savepoint for the whole transaction and committed each new row at its RELEASE; a
+    refused batch could not be rolled back. ``BEGIN IMMEDIATE`` opens the transaction first and takes the
+    write lock at once, so a busy database is waited for (busy_timeout) instead of failing when a read turns
+    into a write. Other sessions keep pysqlite's behaviour, which lets readers run beside a crawl.
+    """
+    with session_scope(engine) as session:
+        dbapi_connection = session.connection().connection.dbapi_connection
+        if isinstance(dbapi_connection, sqlite3.Connection) and not dbapi_connection.in_transaction:
+            session.connection().exec_driver_sql("BEGIN IMMEDIATE")
+        yield session
 
 
 @contextmanager

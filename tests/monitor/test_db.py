@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import create_engine, inspect, text
 from sqlmodel import Session, select
 
-from monitor.db import make_engine, session_scope
+from monitor.db import make_engine, write_session
 from monitor.models import SentimentScore, TargetRow
 
 
@@ -42,9 +42,9 @@ def test_old_sentiment_scores_table_gains_urgency_and_aspects(tmp_path: Path) ->
 
 
 def test_a_savepoint_first_write_is_rolled_back_with_its_transaction(tmp_path: Path) -> None:
-    """pysqlite used to open no transaction before a SAVEPOINT, so its RELEASE committed for good."""
+    """pysqlite opens no transaction before a SAVEPOINT, so without write_session its RELEASE commits."""
     engine = make_engine(f"sqlite:///{tmp_path / 'e.db'}")
-    with pytest.raises(RuntimeError), session_scope(engine) as s:
+    with pytest.raises(RuntimeError), write_session(engine) as s:
         with s.begin_nested():
             s.add(TargetRow(name="Sklep"))
         raise RuntimeError("a later row of the batch failed")
