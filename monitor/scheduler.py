@@ -135,6 +135,7 @@ def run_forever(settings: EarshotSettings, stop: threading.Event | None = None) 
     sched.start()
     log.info("earshot running: %s", ", ".join(f"{j.id} every {j.trigger}" for j in sched.get_jobs()))
     stop.wait()
+    sched.pause()  # no new submissions while the executors shut down (APScheduler would log errors)
     sched.shutdown(wait=True)
     log.info("earshot stopped cleanly")
     return 0
