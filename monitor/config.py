@@ -10,10 +10,20 @@ from __future__ import annotations
 import os
 import tomllib
 from contextvars import ContextVar
+from datetime import time
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -34,6 +44,23 @@ class Section(BaseModel):
     """A config section: unknown keys are errors, so a typo is reported instead of ignored."""
 
     model_config = ConfigDict(extra="forbid")
+
+
+class ReplySettings(Section):
+    """A brand's voice for suggested replies: only what is written here is ever promised or named."""
+
+    formal: bool = Field(
+        True, description="Polish replies address the customer as Pan/Pani (True) or informally (False)."
+    )
+    contact_email: str | None = Field(None, description="Contact e-mail a reply may point the customer to.")
+    contact_phone: str | None = Field(None, description="Contact phone a reply may point the customer to.")
+    contact_url: str | None = Field(None, description="Contact or help-centre page a reply may link.")
+    signature: str | None = Field(None, description="Sign-off, e.g. 'Zespół Obsługi Klienta Sklepu X'.")
+    next_steps: dict[str, str] = Field(
+        default_factory=dict,
+        description="Per aspect (delivery, returns, ...), a promise the team really makes, in the reply's language "
+        "keyed 'aspect' or 'aspect.pl'/'aspect.en'; without one, replies promise only to look into it.",
+    )
 
 
 class Target(Section):
@@ -70,6 +97,13 @@ class Target(Section):
     youtube_channel_ids: list[str] = Field(
         default_factory=list, description="YouTube channel ids whose comment threads `youtube` reads."
     )
+    channel: str | None = Field(
+        None, description="Slack channel for this target's alerts; unset = slack.default_channel."
+    )
+    reply: ReplySettings = Field(
+        default_factory=ReplySettings,
+        description="How suggested replies for this target address customers and where they point them.",
+    )
 
     @field_validator("feeds")
     @classmethod
@@ -91,14 +125,193 @@ class SlackSettings(Section):
     api_url: str = Field("https://slack.com/api/", description="Slack Web API base URL (tests use loopback).")
     max_attempts: int = Field(8, ge=1, description="Delivery attempts before an alert is marked failed.")
     timeout_seconds: float = Field(10.0, gt=0, description="HTTP timeout for one Slack call.")
+    critical_channel: str | None = Field(
+        None, description="Channel for urgent alerts and SLA escalations; unset = the alert's own channel."
+    )
+    signing_secret: SecretStr | None = Field(
+        None, description="Slack app signing secret; verifies interactivity requests (buttons, modals)."
+    )
+    app_token: SecretStr | None = Field(
+        None, description="xapp- app-level token: receive interactivity over Socket Mode instead of HTTP."
+    )
+    interactivity_host: str = Field("127.0.0.1", description="Address the interactivity endpoint binds to.")
+    interactivity_port: int = Field(
+        3000, ge=0, le=65535, description="Port of the interactivity endpoint (POST /slack/interactivity)."
+    )
+    per_channel_interval_seconds: float = Field(
+        1.0, ge=0, description="Least time between two messages to one channel (Slack allows about 1/s)."
+    )
+
+
+Severity = Literal["urgent", "negative", "info"]
+UrgencyLevel = Literal["elevated", "critical"]
+
+
+class AlertRule(Section):
+    """One alert rule: its triggers (any one fires, or all with ``match = "all"``) narrowed by its filters.
+
+    Triggers: ``max_sentiment``, ``max_stars``, ``urgency``, ``keywords``. Filters (all must hold):
+    ``targets``, ``sources``, ``languages``, ``min_reach``. A rule without a trigger is a config error.
+    """
+
+    name: str = Field(min_length=1, max_length=64, description="Rule name, shown in the alert ('why').")
+    max_sentiment: float | None = Field(
+        None, ge=-1.0, le=1.0, description="Fires when the signed sentiment score is at or below this."
+    )
+    max_stars: float | None = Field(
+        None, ge=0, le=5, description="Fires when the star rating is at or below this."
+    )
+    urgency: UrgencyLevel | None = Field(
+        None, description="Fires when the sentiment package rates the item at least this urgent."
+    )
+    keywords: list[str] = Field(
+        default_factory=list,
+        description="Words or phrases; Polish inflections match ('zwrot' finds 'zwrotu', 'zwrotem'); "
+        "'word*' matches any ending, '\"exact\"' only the form written.",
+    )
+    match: Literal["any", "all"] = Field(
+        "any", description="Fire when any trigger holds, or only when all do."
+    )
+    targets: list[str] = Field(default_factory=list, description="Only these targets (empty = all).")
+    sources: list[str] = Field(default_factory=list, description="Only these sources (empty = all).")
+    languages: list[str] = Field(
+        default_factory=list, description="Only these languages, e.g. ['pl'] (empty = all)."
+    )
+    min_reach: int | None = Field(None, ge=0, description="Only items whose author reach is at least this.")
+    channel: str | None = Field(
+        None, description="Channel for this rule's alerts; unset = the target's channel."
+    )
+    severity: Severity | None = Field(
+        None,
+        description="Force a severity; unset = urgent if the item is urgent, negative if negative, else info.",
+    )
+    cooldown_minutes: float = Field(
+        0,
+        ge=0,
+        description="After an alert, further matches for the same target within this many minutes go into "
+        "that alert's thread instead of new messages (urgent items always get their own).",
+    )
+
+    @model_validator(mode="after")
+    def _has_trigger(self) -> AlertRule:
+        if (
+            self.max_sentiment is None
+            and self.max_stars is None
+            and self.urgency is None
+            and not self.keywords
+        ):
+            raise ValueError(
+                f"alert rule {self.name!r} needs a trigger: max_sentiment, max_stars, urgency or keywords"
+            )
+        return self
+
+
+class QuietHours(Section):
+    """Hours when non-urgent alerts wait; they are delivered when the quiet hours end, none is dropped."""
+
+    start: time = Field(description="Local time quiet hours begin, e.g. 22:00.")
+    end: time = Field(description="Local time quiet hours end, e.g. 07:00 (may be on the next day).")
+    timezone: str = Field("Europe/Warsaw", description="IANA time zone of start and end.")
+    days: list[int] = Field(
+        default_factory=lambda: [0, 1, 2, 3, 4, 5, 6],
+        description="Weekdays (0 = Monday) on which quiet hours start.",
+    )
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {v!r}; use an IANA name such as Europe/Warsaw") from exc
+        return v
+
+
+class StormSettings(Section):
+    """When negative volume for a target jumps far above its usual level, send one storm alert instead of N."""
+
+    enabled: bool = Field(True, description="Detect storms at all.")
+    window_minutes: float = Field(60, gt=0, description="Sliding window whose negative items are counted.")
+    baseline_days: int = Field(
+        7,
+        ge=1,
+        description="Baseline: the mean count in the same window of the day over this many past days.",
+    )
+    min_count: int = Field(
+        8, ge=1, description="A storm needs at least this many negative items in the window."
+    )
+    factor: float = Field(
+        4.0, ge=1, description="... and at least this many times the baseline (baseline floor 1)."
+    )
+    subside_count: int = Field(
+        2, ge=0, description="The storm subsides when the window holds at most this many negative items..."
+    )
+    subside_minutes: float = Field(
+        60, ge=0, description="... for this long; then one 'subsided' message closes it."
+    )
+    channel: str | None = Field(None, description="Channel for storm alerts; unset = the target's channel.")
+
+
+class SlaSettings(Section):
+    """Response targets per severity; an unhandled alert past its target is escalated once."""
+
+    urgent_minutes: float | None = Field(
+        60, gt=0, description="Response target for urgent alerts (unset = none)."
+    )
+    negative_minutes: float | None = Field(
+        1440, gt=0, description="Response target for negative alerts (unset = none)."
+    )
+    info_minutes: float | None = Field(
+        None, gt=0, description="Response target for info alerts (unset = none)."
+    )
+
+    def minutes_for(self, severity: str) -> float | None:
+        """The response target of ``severity`` in minutes, or None when it has none."""
+        return {
+            "urgent": self.urgent_minutes,
+            "negative": self.negative_minutes,
+            "info": self.info_minutes,
+        }.get(severity)
 
 
 class AlertSettings(Section):
     negative_threshold: float = Field(
-        -0.5, ge=-1.0, le=1.0, description="Alert when the signed sentiment score is at or below this."
+        -0.5, ge=-1.0, le=1.0, description="Built-in 'negative' rule: sentiment score at or below this."
     )
-    max_stars: int = Field(2, ge=0, le=5, description="Alert when the star rating is at or below this.")
+    max_stars: int = Field(
+        2, ge=0, le=5, description="Built-in 'negative' rule: star rating at or below this."
+    )
     excerpt_chars: int = Field(600, ge=50, le=2900, description="Longest excerpt of the text in a message.")
+    rules: list[AlertRule] = Field(
+        default_factory=list,
+        description="Alert rules ([[alerts.rules]]); empty = the built-in 'urgent' (urgency elevated, to "
+        "slack.critical_channel) and 'negative' (negative_threshold, max_stars) rules.",
+    )
+    quiet_hours: QuietHours | None = Field(
+        None, description="Hold non-urgent alerts during these hours ([alerts.quiet_hours]); unset = never."
+    )
+    max_age_hours: float | None = Field(
+        168,
+        gt=0,
+        description="Items already older than this when first crawled (a source's backlog) never alert; "
+        "unset = all do.",
+    )
+    repeat_days: float = Field(
+        30,
+        gt=0,
+        description="A negative item by the author of an alerted one within this many days goes into its thread.",
+    )
+    storm: StormSettings = Field(default_factory=StormSettings)
+    sla: SlaSettings = Field(default_factory=SlaSettings)
+
+    def effective_rules(self) -> list[AlertRule]:
+        """The configured rules, or the built-in pair when none are configured."""
+        if self.rules:
+            return list(self.rules)
+        return [
+            AlertRule(name="urgent", urgency="elevated"),
+            AlertRule(name="negative", max_sentiment=self.negative_threshold, max_stars=self.max_stars),
+        ]
 
 
 class SourceSettings(Section):
@@ -209,6 +422,12 @@ class TrustpilotSettings(SourceSettings):
     base_url: str = Field("https://api.trustpilot.com", description="Trustpilot API root.")
     api_key: SecretStr | None = Field(None, description="Trustpilot API key (sent as the apikey header).")
     page_size: int = Field(100, ge=1, le=100, description="Reviews per page (API maximum 100).")
+    access_token: SecretStr | None = Field(
+        None, description="Business user OAuth token; needed only to post replies from Slack or the web page."
+    )
+    business_user_id: str | None = Field(
+        None, description="Trustpilot business user id replies are posted as (authorBusinessUserId)."
+    )
 
 
 class RedditSettings(SourceSettings):
@@ -414,29 +633,57 @@ def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Ea
         _config_file.reset(token)
 
 
+def _section_in(ann: Any) -> tuple[type[Section] | None, bool]:
+    """(Section class, is a list) for ``X``, ``X | None`` and ``list[X]`` annotations; (None, False) else."""
+    if isinstance(ann, type) and issubclass(ann, Section):
+        return ann, False
+    for arg in getattr(ann, "__args__", ()) or ():
+        if isinstance(arg, type) and issubclass(arg, Section):
+            return arg, getattr(ann, "__origin__", None) is list
+    return None, False
+
+
+def _shown(default: Any) -> str:
+    return "unset" if default is None else str(default)
+
+
 def _rows(model: type[BaseModel], prefix: tuple[str, ...]) -> list[tuple[str, str, str]]:
+    """(TOML key, default, meaning) per setting; list items appear as ``rules[].name`` (TOML only)."""
     rows: list[tuple[str, str, str]] = []
     for name, f in model.model_fields.items():
-        ann = f.annotation
         path = (*prefix, name)
-        if isinstance(ann, type) and issubclass(ann, Section) and ann is not Target:
-            rows.extend(_rows(ann, path))
+        section, is_list = _section_in(f.annotation)
+        if section is not None and section is not Target:
+            default = f.default_factory() if f.default_factory is not None else f.default  # type: ignore[call-arg]
+            if is_list or default is None:
+                rows.append((".".join(path), f"`{_shown(default)}`", f.description or ""))
+            rows.extend(_rows(section, (*path[:-1], path[-1] + ("[]" if is_list else ""))))
             continue
-        default = f.default_factory() if f.default_factory is not None else f.default  # type: ignore[call-arg]
-        if isinstance(default, BaseModel):
+        if section is Target:
+            rows.append((".".join(path), "`[]`", f.description or ""))
+            rows.extend(_rows(Target, (*path[:-1], path[-1] + "[]")))
             continue
-        shown = "unset" if default is None else ("[]" if default == [] else str(default))
-        env = "EARSHOT_" + "__".join(p.upper() for p in path)
-        rows.append((env, f"`{shown}`", f.description or ""))
+        if f.is_required():
+            shown = "required"
+        else:
+            default = f.default_factory() if f.default_factory is not None else f.default  # type: ignore[call-arg]
+            shown = _shown(default)
+        rows.append((".".join(path), f"`{shown}`", f.description or ""))
     return rows
+
+
+def _env_name(key: str) -> str:
+    """The environment variable of a TOML key; list items (``[]``) are set in the TOML file only."""
+    if "[]" in key:
+        return "(TOML only)"
+    return "`EARSHOT_" + "__".join(p.upper() for p in key.split(".")) + "`"
 
 
 def settings_table() -> str:
     """Every setting as a Markdown table row (environment variable, default, meaning) for the README."""
     lines = ["| environment variable (TOML key) | default | meaning |", "|---|---|---|"]
-    for env, default, desc in _rows(EarshotSettings, ()):
-        toml = ".".join(p.lower() for p in env.removeprefix("EARSHOT_").split("__"))
-        lines.append(f"| `{env}` (`{toml}`) | {default} | {desc} |")
+    for key, default, desc in _rows(EarshotSettings, ()):
+        lines.append(f"| {_env_name(key)} (`{key}`) | {default} | {desc} |")
     return "\n".join(lines)
 
 

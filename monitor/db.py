@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, inspect, text
+from sqlalchemy import event, inspect, literal, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError, ProgrammingError
 from sqlmodel import Session, SQLModel, create_engine
@@ -67,6 +67,22 @@ def _prepare_schema(engine: Engine, attempts: int = 20) -> None:
             time.sleep(0.05 * (attempt + 1))
 
 
+def _default_clause(column: Any, engine: Engine) -> str:
+    """`` DEFAULT <literal>`` for a column with a plain scalar default (counters, flags), so old rows get it."""
+    default = column.default
+    value = (
+        getattr(default, "arg", None)
+        if default is not None and getattr(default, "is_scalar", False)
+        else None
+    )
+    if value is None or not isinstance(value, (bool, int, float, str)):
+        return ""
+    literal_sql = literal(value, type_=column.type).compile(
+        dialect=engine.dialect, compile_kwargs={"literal_binds": True}
+    )
+    return f" DEFAULT {literal_sql}"
+
+
 def _add_missing_columns(engine: Engine) -> list[str]:
     """Add columns that newer Earshot versions define to tables an older version created.
 
@@ -84,7 +100,7 @@ def _add_missing_columns(engine: Engine) -> list[str]:
         for column in table.columns:
             if column.name in present:
                 continue
-            ddl = column.type.compile(dialect=engine.dialect)
+            ddl = column.type.compile(dialect=engine.dialect) + _default_clause(column, engine)
             try:
                 with engine.begin() as conn:
                     conn.execute(text(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {ddl}'))

@@ -107,11 +107,31 @@ class SentimentCorrection(SQLModel, table=True):
 
 
 class AlertStatus:
-    PENDING = "pending"  # in the outbox, not yet tried (or waiting for a retry)
+    PENDING = "pending"  # in the outbox, not yet tried (or waiting for a retry, quiet hours, its parent)
     SENDING = "sending"  # a send was started; a crash here is resolved by looking the message up
     SENT = "sent"
     PRINTED = "printed"  # no Slack token: written to the console
     FAILED = "failed"  # gave up after max attempts; kept for inspection
+    FOLDED = "folded"  # counted in an open storm's alert instead of posted on its own
+
+
+class AlertKind:
+    """What an alert is about; mention kinds come from rules, the rest from the alert loop itself."""
+
+    NEGATIVE = "negative"
+    LOW_RATING = "low_rating"
+    URGENT = "urgent"
+    KEYWORD = "keyword"
+    MENTION_KINDS = (NEGATIVE, LOW_RATING, URGENT, KEYWORD)
+    # Thread replies under an earlier alert (``parent_id``): later activity on the same item.
+    EDITED = "edited"  # the alerted review was edited
+    THREAD_REPLY = "thread_reply"  # a reply in the same social thread
+    REPEAT = "repeat_complaint"  # the same author complains again
+    COOLDOWN = "cooldown"  # the rule matched again during its cooldown
+    FOLLOW_UP_KINDS = (EDITED, THREAD_REPLY, REPEAT, COOLDOWN)
+    STORM = "storm"
+    STORM_SUBSIDED = "storm_subsided"
+    SLA_ESCALATION = "sla_escalation"
 
 
 class Alert(SQLModel, table=True):
@@ -126,10 +146,19 @@ class Alert(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     dedupe_key: str = Field(unique=True, max_length=255)
     mention_id: int | None = Field(default=None, foreign_key="mentions.id", index=True)
+    mention_version: int | None = None  # the version the alert was raised for (later edits thread under it)
     source: str | None = Field(default=None, max_length=64, index=True)
+    target: str | None = Field(default=None, max_length=200, index=True)
     kind: str = Field(default="negative", max_length=32)
+    rule: str | None = Field(default=None, max_length=64)
+    severity: str = Field(default="negative", max_length=16)
     reason: str = Field(default="", sa_column=Column(Text, nullable=False))
     channel: str = Field(max_length=128)
+    # A thread reply posts under its parent's message (thread_ts = the parent's slack_ts).
+    parent_id: int | None = Field(default=None, foreign_key="alerts.id", index=True)
+    broadcast: bool = False  # thread reply also shown in the channel (reply_broadcast)
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    suggested_reply: str | None = Field(default=None, sa_column=Column(Text))
     status: str = Field(default=AlertStatus.PENDING, index=True, max_length=16)
     attempts: int = 0
     last_error: str | None = Field(default=None, sa_column=Column(Text))
@@ -138,6 +167,80 @@ class Alert(SQLModel, table=True):
     slack_channel_id: str | None = Field(default=None, max_length=64)
     created_at: datetime = Field(default_factory=utcnow)
     sent_at: datetime | None = None
+    # Handling, from Slack buttons or the web page; each change bumps state_version and the message is
+    # re-rendered with chat.update until synced_version catches up.
+    handled_at: datetime | None = Field(default=None, index=True)
+    handled_by: str | None = Field(default=None, max_length=200)
+    handled_action: str | None = Field(default=None, max_length=32)  # "handled" | "replied"
+    assignee: str | None = Field(default=None, max_length=200)
+    assigned_by: str | None = Field(default=None, max_length=200)
+    assigned_at: datetime | None = None
+    corrected_label: str | None = Field(default=None, max_length=16)
+    corrected_by: str | None = Field(default=None, max_length=200)
+    escalated_at: datetime | None = None
+    state_version: int = 0
+    synced_version: int = 0
+    update_error: str | None = Field(default=None, sa_column=Column(Text))
+
+
+class Storm(SQLModel, table=True):
+    """A burst of negative items for one target: opened with one alert, closed with one 'subsided' reply."""
+
+    __tablename__ = "storms"
+
+    id: int | None = Field(default=None, primary_key=True)
+    target: str = Field(max_length=200, index=True)
+    opened_at: datetime
+    closed_at: datetime | None = Field(default=None, index=True)
+    quiet_since: datetime | None = None  # when the window last fell to subside_count or below
+    window_count: int = 0  # negative items in the window when it opened
+    baseline: float = 0.0
+    peak_count: int = 0
+    alert_id: int | None = Field(default=None, foreign_key="alerts.id")
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+
+
+class ReplyRecord(SQLModel, table=True):
+    """A reply an agent sent (or tried to send) to an item: the library suggestions learn from.
+
+    ``status``: ``posted`` (the source accepted it), ``recorded`` (the source has no reply API: the agent
+    posts it by hand), ``failed`` (the source refused; ``error`` says why).
+    """
+
+    __tablename__ = "replies"
+
+    id: int | None = Field(default=None, primary_key=True)
+    mention_id: int = Field(foreign_key="mentions.id", index=True)
+    alert_id: int | None = Field(default=None, foreign_key="alerts.id", index=True)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    lang: str | None = Field(default=None, max_length=16)
+    author: str = Field(max_length=200)
+    via: str = Field(default="slack", max_length=32)
+    status: str = Field(default="recorded", max_length=16)
+    error: str | None = Field(default=None, sa_column=Column(Text))
+    # The item's text embedding (E5), kept so finding similar past replies needs no re-encoding.
+    embedding: list[float] | None = Field(default=None, sa_column=Column(JSON))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class SlackRequest(SQLModel, table=True):
+    """A verified interactivity request: the replay guard (unique signature) and a durable inbox.
+
+    The endpoint stores the request and acknowledges at once; a worker does the work and marks it done,
+    so a crash between the two loses no click.
+    """
+
+    __tablename__ = "slack_requests"
+
+    id: int | None = Field(default=None, primary_key=True)
+    signature: str = Field(unique=True, max_length=128)
+    request_ts: int
+    kind: str = Field(max_length=64)  # block_actions, view_submission, ...
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    status: str = Field(default="pending", max_length=16, index=True)  # pending | done | failed
+    error: str | None = Field(default=None, sa_column=Column(Text))
+    received_at: datetime = Field(default_factory=utcnow)
+    processed_at: datetime | None = None
 
 
 class CrawlRun(SQLModel, table=True):
@@ -183,4 +286,16 @@ class Watermark(SQLModel, table=True):
     source: str = Field(max_length=64)
     scope: str = Field(max_length=512)
     value: datetime
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Checkpoint(SQLModel, table=True):
+    """A named integer position a stage has fully processed (e.g. the last sentiment score the alert
+    rules looked at), so each pass reads only what is new."""
+
+    __tablename__ = "checkpoints"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, max_length=128)
+    value: int = 0
     updated_at: datetime = Field(default_factory=utcnow)
