@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import re
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -10,12 +13,23 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from alerts.rules import MentionView, ScoreView
-from alerts.slack_blocks import SlackLimits, SlackMessage, build_message, limit_violations, stars, truncate
-from monitor.config import EarshotSettings
+from alerts import action_ids
+from alerts.rules import AspectView, MentionView, ScoreView, UrgencyReasonView
+from alerts.slack_blocks import (
+    ASPECT_LABELS_EN,
+    URGENCY_REASON_LABELS,
+    SlackLimits,
+    SlackMessage,
+    build_message,
+    limit_violations,
+    stars,
+    truncate,
+)
+from monitor.config import EarshotSettings, ReplySettings, Target
 from monitor.models import Alert
 from tests.alerts.helpers import PUBLIC_URL, make_settings, review
 
+ROOT = Path(__file__).resolve().parents[2]
 _DATE_TOKEN = re.compile(r"<!date\^\d+\^\{date_short_pretty\} \{time\}\|[0-9: -]+UTC>")
 
 
@@ -32,13 +46,20 @@ def view(key: str = "pl_negative", **overrides: Any) -> MentionView:
         "lang": r["lang"],
         "created_at": datetime(2024, 5, 1, 14, 3, tzinfo=UTC),
         "version": 1,
+        "reach": 12345,
     }
     fields.update(overrides)
     return MentionView(**fields)
 
 
-def alert(kind: str = "low_rating", reason: str = "rated 1★; sentiment negative (-0.91)") -> Alert:
-    return Alert(id=9, dedupe_key="mention:42:alert", mention_id=42, kind=kind, reason=reason, channel="#c")
+def alert(
+    kind: str = "low_rating", reason: str = "rated 1★; sentiment negative (-0.91)", **extra: Any
+) -> Alert:
+    fields: dict[str, Any] = {"rule": "negatywne", "severity": "negative"}
+    fields.update(extra)
+    return Alert(
+        id=9, dedupe_key="mention:42:alert", mention_id=42, kind=kind, reason=reason, channel="#c", **fields
+    )
 
 
 SCORE = ScoreView(label="negative", score=-0.91, confidence=0.95)
@@ -59,31 +80,63 @@ def mrkdwn_texts(message: SlackMessage) -> list[str]:
     return texts
 
 
+def by_type(msg: SlackMessage) -> dict[str, list[dict[str, Any]]]:
+    out: dict[str, list[dict[str, Any]]] = {}
+    for block in msg.blocks:
+        out.setdefault(block["type"], []).append(block)
+    return out
+
+
+def fields_of(msg: SlackMessage) -> dict[str, str]:
+    why = next(b for b in msg.blocks if "fields" in b)
+    return {f["text"].split("\n")[0]: f["text"].split("\n", 1)[1] for f in why["fields"]}
+
+
+def excerpt_of(msg: SlackMessage) -> str:
+    """The excerpt section: the section right before the links block."""
+    i = next(i for i, b in enumerate(msg.blocks) if b.get("block_id", "").startswith("earshot_links_"))
+    j = i - 1
+    while msg.blocks[j]["type"] != "section" or msg.blocks[j]["text"]["text"].startswith("*Suggested reply*"):
+        j -= 1
+    return str(msg.blocks[j]["text"]["text"])
+
+
+def actions_of(msg: SlackMessage) -> dict[str, Any]:
+    return next(b for b in msg.blocks if b.get("block_id", "").startswith(action_ids.ACTIONS_BLOCK_PREFIX))
+
+
 def test_polish_negative_review_message(tmp_path: Path) -> None:
     msg = build_message(alert(), view(), SCORE, the_settings(tmp_path))
-    header, why, excerpt, actions, context = msg.blocks
+    header = msg.blocks[0]
     assert header == {
         "type": "header",
         "text": {"type": "plain_text", "text": "Low rating: Sklep Zielony", "emoji": False},
     }
+    why = next(b for b in msg.blocks if "fields" in b)
     assert why["text"]["text"] == "*Why:* rated 1★; sentiment negative (-0.91)"
-    fields = {f["text"].split("\n")[0]: f["text"].split("\n", 1)[1] for f in why["fields"]}
+    assert msg.blocks[1]["text"]["text"] == (
+        "🔴 *negative* (-0.91, confidence 95%)  ·  severity *negative*  ·  rule *negatywne*"
+    )
+    fields = fields_of(msg)
     assert fields["*Source*"] == "google_business"
     assert fields["*Target*"] == "Sklep Zielony"
     assert fields["*Rating*"] == "★☆☆☆☆ 1/5"
-    assert fields["*Sentiment*"] == "negative (-0.91, confidence 95%)"
     assert fields["*Author*"] == "Łukasz Żółć"
+    assert fields["*Reach*"] == "12,345"
+    assert fields["*Language*"] == "pl"
     assert fields["*Posted*"] == "<!date^1714572180^{date_short_pretty} {time}|2024-05-01 14:03 UTC>"
-    assert excerpt["text"]["text"] == review("pl_negative")["text"]  # short enough: whole, Polish intact
-    buttons = {b["action_id"]: b for b in actions["elements"]}
+    assert excerpt_of(msg) == review("pl_negative")["text"]  # short enough: whole, Polish intact
+    links = next(b for b in msg.blocks if b.get("block_id") == "earshot_links_42")
+    buttons = {b["action_id"]: b for b in links["elements"]}
     assert buttons["earshot_open_review"]["url"] == review("pl_negative")["url"]
     assert buttons["earshot_open_item"]["url"] == f"{PUBLIC_URL}/items/42"
     assert all(b["text"]["emoji"] is False for b in buttons.values())
-    assert context["elements"][0]["text"] == "Alert #9 · mention #42 v1 · lang pl"
+    assert msg.blocks[-1]["elements"][0]["text"] == "Alert #9 · mention #42 v1 · rule negatywne"
     assert msg.text.startswith(
         "Low rating: Sklep Zielony: rated 1★; sentiment negative (-0.91) — “Zamówienie przyszło"
     )
     assert "Łukasz Żółć" in msg.plain and "https://maps.google.com/" in msg.plain
+    assert "Reach: 12,345" in msg.plain
     assert limit_violations(msg) == []
 
 
@@ -94,10 +147,12 @@ def test_hostile_review_cannot_ping_or_link(tmp_path: Path) -> None:
     for text in mrkdwn_texts(msg):
         inert = _DATE_TOKEN.sub("", text)  # our own date token is the one control sequence we send
         assert "<" not in inert and ">" not in inert, text
-    assert "zażółć gęślą jaźń" in msg.blocks[2]["text"]["text"]
-    assert "pogrubione" in msg.blocks[2]["text"]["text"] and "alert(1)" not in msg.blocks[2]["text"]["text"]
+    excerpt = excerpt_of(msg)
+    assert "zażółć gęślą jaźń" in excerpt
+    assert "pogrubione" in excerpt and "alert(1)" not in excerpt
     # javascript: links never become buttons; the Earshot link remains.
-    assert [b["action_id"] for b in msg.blocks[3]["elements"]] == ["earshot_open_item"]
+    links = next(b for b in msg.blocks if b.get("block_id") == "earshot_links_42")
+    assert [b["action_id"] for b in links["elements"]] == ["earshot_open_item"]
     assert (
         msg.blocks[0]["text"]["text"] == "Negative mention: Sklep <!channel>"
     )  # plain_text: shown, not parsed
@@ -106,23 +161,25 @@ def test_hostile_review_cannot_ping_or_link(tmp_path: Path) -> None:
 def test_long_text_is_cut_to_excerpt_chars_with_an_ellipsis(tmp_path: Path) -> None:
     text = "Bardzo źle. " * 200
     msg = build_message(alert(), view(text=text), SCORE, the_settings(tmp_path, excerpt_chars=100))
-    excerpt = msg.blocks[2]["text"]["text"]
+    excerpt = excerpt_of(msg)
     assert excerpt.endswith("…") and len(excerpt) <= 100
     assert excerpt.startswith("Bardzo źle. Bardzo źle.")
 
 
 def test_escaping_expansion_still_fits_the_section_limit(tmp_path: Path) -> None:
     msg = build_message(alert(), view(text="&<>" * 2000), SCORE, the_settings(tmp_path, excerpt_chars=2900))
-    assert len(msg.blocks[2]["text"]["text"]) <= SlackLimits.SECTION_TEXT
+    assert len(excerpt_of(msg)) <= SlackLimits.SECTION_TEXT
     assert limit_violations(msg) == []
 
 
 def test_missing_fields_render_placeholders(tmp_path: Path) -> None:
     m = view(author=None, target=None, rating=None, url=None, lang=None, created_at=None, text="")
-    msg = build_message(alert("negative", ""), m, None, the_settings(tmp_path))
-    texts = " ".join(f["text"] for f in msg.blocks[1]["fields"])
-    assert "_no rating_" in texts and "not scored" in texts and "_unknown_" in texts
-    assert msg.blocks[2]["text"]["text"] == "_(no text)_"
+    msg = build_message(alert("negative", "", rule=None), m, None, the_settings(tmp_path))
+    fields = fields_of(msg)
+    assert fields["*Rating*"] == "_no rating_" and fields["*Author*"] == "_unknown_"
+    assert fields["*Language*"] == "_unknown_" and fields["*Posted*"] == "_unknown_"
+    assert msg.blocks[1]["text"]["text"] == "❔ not scored  ·  severity *negative*"
+    assert excerpt_of(msg) == "_(no text)_"
     assert msg.blocks[0]["text"]["text"] == "Negative mention: google_business"
     assert msg.text and limit_violations(msg) == []
 
@@ -175,3 +232,282 @@ def test_built_messages_never_exceed_slack_limits(
     assert limit_violations(msg) == []
     for t in mrkdwn_texts(msg):
         assert "<!channel>" not in t and "<@" not in t and "<#" not in t
+
+
+# ------------------------------------------------------------------------ badges, fields, aspects, reply
+
+
+def test_english_low_rating_with_neutral_sentiment(tmp_path: Path) -> None:
+    score = ScoreView(label="neutral", score=-0.1, confidence=0.7, lang="en")
+    msg = build_message(
+        alert(reason="rated 2★"), view("en_low_rating", reach=None), score, the_settings(tmp_path)
+    )
+    assert msg.blocks[0]["text"]["text"] == "Low rating: Green Shop"
+    assert msg.blocks[1]["text"]["text"].startswith("⚪ *neutral* (-0.10, confidence 70%)")
+    assert excerpt_of(msg) == "Delivery was late &amp; the box was damaged. Support answered after a week."
+    assert fields_of(msg)["*Rating*"] == "★★☆☆☆ 2/5" and fields_of(msg)["*Reach*"] == "_unknown_"
+    assert "Delivery was late & the box" in msg.plain  # the console shows the text itself
+
+
+def test_polish_text_without_diacritics_passes_unchanged(tmp_path: Path) -> None:
+    m = view(text="Zamowienie nie dotarlo, zadam zwrotu pieniedzy", author="Lukasz Zolc")
+    msg = build_message(alert(), m, SCORE, the_settings(tmp_path))
+    assert excerpt_of(msg) == "Zamowienie nie dotarlo, zadam zwrotu pieniedzy"
+    assert fields_of(msg)["*Author*"] == "Lukasz Zolc"
+
+
+def test_urgent_alert_shows_urgency_reasons_and_aspects_readably(tmp_path: Path) -> None:
+    score = ScoreView(
+        label="negative",
+        score=-0.95,
+        confidence=0.9,
+        urgency="critical",
+        urgency_reasons=(
+            UrgencyReasonView("legal_threat", "pozew", "critical"),
+            UrgencyReasonView("health_safety", "zatrucie", "critical"),
+            UrgencyReasonView("legal_threat", "prawnik", "elevated"),
+        ),
+        aspects=(
+            AspectView("delivery", "negative"),
+            AspectView("price", "neutral"),
+            AspectView("customer_service", "positive"),
+            AspectView("gift_wrap <!here>", None),
+        ),
+        lang="pl",
+    )
+    msg = build_message(
+        alert("urgent", "urgency critical", severity="urgent", rule="urgent"),
+        view(),
+        score,
+        the_settings(tmp_path),
+    )
+    assert msg.blocks[0]["text"]["text"] == "🚨 Urgent: Sklep Zielony"
+    assert msg.blocks[1]["text"]["text"] == (
+        "🔴 *negative* (-0.95, confidence 90%)  ·  🚨 critical: legal threat, health/safety"
+        "  ·  severity *urgent*  ·  rule *urgent*"
+    )
+    aspects = next(b for b in msg.blocks if b["type"] == "context" and "Aspects" in b["elements"][0]["text"])
+    assert aspects["elements"][0]["text"] == (
+        "*Aspects:* Delivery 🔴 · Price ⚪ · Customer service 🟢 · Gift wrap &lt;!here&gt;"
+    )
+    assert "Aspects: Delivery (negative), Price (neutral)" in msg.plain
+
+
+def test_elevated_urgency_and_keyword_kind(tmp_path: Path) -> None:
+    score = ScoreView(
+        "negative",
+        -0.6,
+        0.8,
+        urgency="elevated",
+        urgency_reasons=(UrgencyReasonView("high_reach", "", "elevated"),),
+    )
+    msg = build_message(alert("keyword", "keyword “zwrot”"), view(), score, the_settings(tmp_path))
+    assert msg.blocks[0]["text"]["text"] == "Keyword match: Sklep Zielony"
+    assert "⚠️ elevated: high reach" in msg.blocks[1]["text"]["text"]
+
+
+def reply_settings(tmp_path: Path, formal: bool) -> EarshotSettings:
+    s = the_settings(tmp_path)
+    target = Target(name="Sklep Zielony", reply=ReplySettings(formal=formal))
+    return s.model_copy(update={"targets": [target]})
+
+
+def suggested_section(msg: SlackMessage) -> str:
+    return next(
+        b["text"]["text"]
+        for b in msg.blocks
+        if b["type"] == "section" and b["text"]["text"].startswith("*Suggested")
+    )
+
+
+def test_suggested_reply_says_language_and_form_and_is_escaped_and_cut(tmp_path: Path) -> None:
+    reply = "Dzień dobry, przepraszamy <!channel> & dziękujemy. " + "Bardzo nam przykro. " * 200
+    similar = [
+        {"text": "Przepraszamy za opóźnienie dostawy. " * 20, "similarity": 0.87},
+        {"text": "Sorry <@U123> for the delay", "similarity": 74},
+        {"text": "third one is not shown", "similarity": 0.99},
+    ]
+    a = alert(suggested_reply=reply, payload={"similar_replies": similar})
+    msg = build_message(a, view(), SCORE, the_settings(tmp_path))
+    text = suggested_section(msg)
+    head, body = text.split("\n", 1)
+    assert head == "*Suggested reply* (pl, formal) — edit it in Reply"
+    assert body.startswith("Dzień dobry, przepraszamy &lt;!channel&gt; &amp; dziękujemy.")
+    assert (
+        body.endswith("…")
+        and len(body.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")) <= 1500
+    )
+    i = msg.blocks.index(next(b for b in msg.blocks if b["type"] == "section" and b["text"]["text"] == text))
+    shown = [e["text"] for e in msg.blocks[i + 1]["elements"]]
+    assert len(shown) == 2
+    assert shown[0].startswith("↪ 87% similar item: “Przepraszamy za opóźnienie dostawy.")
+    assert len(shown[0]) <= 200 + len("↪ 87% similar item: “”")
+    assert shown[1] == "↪ 74% similar item: “Sorry &lt;@U123&gt; for the delay”"
+    assert (
+        "Suggested reply (pl, formal):" in msg.plain
+        and "74% similar item: “Sorry <@U123> for the delay”" in msg.plain
+    )
+    assert limit_violations(msg) == []
+
+
+def test_suggested_reply_tone_follows_the_target_and_language(tmp_path: Path) -> None:
+    informal = build_message(
+        alert(suggested_reply="Hej, sorki!"), view(), SCORE, reply_settings(tmp_path, False)
+    )
+    assert suggested_section(informal).startswith("*Suggested reply* (pl, informal)")
+    english = build_message(
+        alert(suggested_reply="Hello, sorry."), view("en_low_rating"), SCORE, the_settings(tmp_path)
+    )
+    assert suggested_section(english).startswith("*Suggested reply* (en) — edit it in Reply\nHello, sorry.")
+    none = build_message(alert(), view(), SCORE, the_settings(tmp_path))
+    assert not any(b["type"] == "section" and b["text"]["text"].startswith("*Suggested") for b in none.blocks)
+
+
+# ------------------------------------------------------------------------------------ handling state
+
+
+HANDLED_AT = datetime(2024, 5, 1, 15, 0, tzinfo=UTC)
+
+
+def state_texts(msg: SlackMessage) -> list[str]:
+    """The handling-state context, right under the header."""
+    block = msg.blocks[1]
+    return [e["text"] for e in block["elements"]] if block["type"] == "context" else []
+
+
+def test_unhandled_alert_offers_handle_assign_reply_and_wrong_sentiment(tmp_path: Path) -> None:
+    msg = build_message(alert(), view(), SCORE, the_settings(tmp_path))
+    assert state_texts(msg) == []
+    block = actions_of(msg)
+    assert block["block_id"] == "earshot_actions_9"
+    handle, assign, reply, wrong = block["elements"]
+    assert handle == {
+        "type": "button",
+        "text": {"type": "plain_text", "text": "Mark handled", "emoji": False},
+        "action_id": action_ids.MARK_HANDLED,
+        "value": "9",
+        "style": "primary",
+    }
+    assert assign["type"] == "users_select" and assign["action_id"] == action_ids.ASSIGN
+    assert assign["placeholder"]["text"] == "Assign…" and "initial_user" not in assign
+    assert reply["action_id"] == action_ids.REPLY and reply["value"] == "9"
+    assert wrong["type"] == "static_select" and wrong["action_id"] == action_ids.WRONG_SENTIMENT
+    assert wrong["placeholder"]["text"] == "Wrong sentiment…"
+    assert [o["value"] for o in wrong["options"]] == ["negative", "neutral", "positive"]
+    assert "initial_option" not in wrong
+
+
+def test_handled_alert_shows_who_and_when_and_offers_reopen(tmp_path: Path) -> None:
+    before = build_message(alert(), view(), SCORE, the_settings(tmp_path))
+    msg = build_message(
+        alert(handled_at=HANDLED_AT, handled_by="U0AGENT", handled_action="handled"),
+        view(),
+        SCORE,
+        the_settings(tmp_path),
+    )
+    assert msg.blocks[0] == before.blocks[0]  # the header keeps its text
+    assert state_texts(msg) == [
+        "✅ Handled by <@U0AGENT> at <!date^1714575600^{date_short_pretty} {time}|2024-05-01 15:00 UTC>"
+    ]
+    assert [e["action_id"] for e in actions_of(msg)["elements"]] == [action_ids.REOPEN, action_ids.ASSIGN]
+    assert actions_of(msg)["elements"][0]["value"] == "9"
+    assert "✅ Handled by @U0AGENT at 2024-05-01 15:00 UTC" in msg.plain
+    assert "Handled by @U0AGENT" in msg.text and "<@" not in msg.text  # the notification pings nobody
+    assert limit_violations(msg) == []
+
+
+def test_replied_alert_says_replied(tmp_path: Path) -> None:
+    msg = build_message(
+        alert(handled_at=HANDLED_AT, handled_by="W0ENTERPRISE", handled_action="replied"),
+        view(),
+        SCORE,
+        the_settings(tmp_path),
+    )
+    assert state_texts(msg)[0].startswith("💬 Replied by <@W0ENTERPRISE> at <!date^")
+
+
+def test_web_user_names_and_forged_ids_are_text_never_mentions(tmp_path: Path) -> None:
+    a = alert(
+        handled_at=HANDLED_AT,
+        handled_by="anna <!channel>",
+        assignee="<@U123>",
+        assigned_by="u0lowercase",
+        corrected_label="positive",
+        corrected_by="Zofia Gęślarz",
+    )
+    msg = build_message(a, view(), SCORE, the_settings(tmp_path))
+    texts = state_texts(msg)
+    assert texts[0].startswith("✅ Handled by anna &lt;!channel&gt; at <!date^")
+    assert texts[1] == "👤 Assigned to &lt;@U123&gt; by u0lowercase"
+    assert texts[2] == "🏷 Sentiment corrected to positive by Zofia Gęślarz"
+    assert "initial_user" not in actions_of(msg)["elements"][1]
+    assert all("<@" not in t for t in mrkdwn_texts(msg))
+
+
+def test_assignment_correction_and_escalation_lines(tmp_path: Path) -> None:
+    a = alert(
+        assignee="U0BOB",
+        assigned_by="U0ALICE",
+        corrected_label="positive",
+        corrected_by="U0ALICE",
+        escalated_at=HANDLED_AT,
+    )
+    msg = build_message(a, view(), SCORE, the_settings(tmp_path))
+    assert state_texts(msg) == [
+        "👤 Assigned to <@U0BOB> by <@U0ALICE>",
+        "🏷 Sentiment corrected to positive by <@U0ALICE>",
+        "⏰ Past its response target (SLA) — escalated",
+    ]
+    handle, assign, _reply, wrong = actions_of(msg)["elements"]
+    assert handle["action_id"] == action_ids.MARK_HANDLED  # assigned is not handled
+    assert assign["initial_user"] == "U0BOB"
+    assert wrong["initial_option"]["value"] == "positive"
+    assert "👤 Assigned to @U0BOB by @U0ALICE" in msg.plain
+    assert limit_violations(msg) == []
+
+
+# ------------------------------------------------------------------------------------------ the checker
+
+
+def _with(msg: SlackMessage, path: tuple[Any, ...], value: Any) -> SlackMessage:
+    blocks = copy.deepcopy(msg.blocks)
+    node: Any = blocks
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    return SlackMessage(text=msg.text, blocks=blocks)
+
+
+def test_limit_violations_catches_what_slack_would_reject(tmp_path: Path) -> None:
+    msg = build_message(alert(), view(), SCORE, the_settings(tmp_path))
+    assert limit_violations(msg) == []
+    i = msg.blocks.index(actions_of(msg))
+    broken = [
+        _with(msg, (i, "elements", 3, "options", 0, "text", "text"), "x" * 76),
+        _with(msg, (i, "elements", 3, "options", 0, "value"), "v" * 151),
+        _with(msg, (i, "elements", 1, "placeholder", "text"), "p" * 151),
+        _with(msg, (i, "elements", 1, "initial_user"), "<!channel>"),
+        _with(msg, (i, "elements", 3, "options"), []),
+        _with(msg, (i, "elements", 0, "value"), "9" * 2001),
+        _with(msg, (i, "elements", 2, "action_id"), action_ids.MARK_HANDLED),
+        _with(msg, (i, "block_id"), "earshot_links_42"),
+        _with(msg, (0, "text", "emoji"), True),
+        _with(msg, (0, "text", "text"), " "),
+        _with(msg, (i, "elements", 0, "style"), "fancy"),
+    ]
+    for b in broken:
+        assert limit_violations(b) != [], b.blocks
+
+
+def test_label_copies_match_the_sentiment_package() -> None:
+    from sentiment.aspects import ASPECT_LABELS
+    from sentiment.urgency import REASONS
+
+    assert {code: labels["en"] for code, labels in ASPECT_LABELS.items()} == ASPECT_LABELS_EN
+    assert set(REASONS) == set(URGENCY_REASON_LABELS)
+
+
+def test_rendering_does_not_import_the_model_stack() -> None:
+    code = "import sys, alerts.render; print(sorted(m for m in ('torch', 'numpy', 'transformers') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert out.stdout.strip() == "[]"

@@ -1,0 +1,277 @@
+"""One entry point from an alert row to its Slack message, whatever the alert's kind.
+
+The outbox posts and re-renders (``chat.update`` after a click) through :func:`render`, so every kind
+gets the same treatment: untrusted text cleaned and escaped, Slack's limits kept, a fallback text and a
+console rendering. A kind this code does not know (a newer version wrote the row, a typo) still gets a
+plain, safe message: an alert that cannot be rendered would be an alert nobody sees.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from alerts.escaping import clean_text
+from alerts.rules import MentionView, ScoreView
+from alerts.slack_blocks import (
+    SlackMessage,
+    actions_block,
+    as_float,
+    as_int,
+    build_message,
+    context_block,
+    count,
+    excerpt_mrkdwn,
+    fallback_text,
+    handling_lines,
+    header_block,
+    item_url,
+    links_block,
+    payload_of,
+    safe_url,
+    section,
+    stars,
+    state_block,
+    truncate,
+    untrusted,
+)
+from alerts.source_message import SOURCE_KINDS, build_source_message
+from alerts.storm_message import storm_message
+from monitor.config import EarshotSettings
+from monitor.models import Alert, AlertKind
+
+__all__ = ["build_escalation", "build_follow_up", "build_generic", "render"]
+
+_PREVIOUS_TEXT_CHARS = 200
+_NAME_CHARS = 100
+_REASON_CHARS = 1500
+
+
+def render(
+    alert: Alert,
+    mention: MentionView | None,
+    score: ScoreView | None,
+    settings: EarshotSettings,
+    parent: Alert | None = None,
+) -> SlackMessage:
+    """The message for ``alert`` as its row stands now (handling state included).
+
+    ``mention``/``score``: the item the alert is about (None for storms and source health). ``parent``:
+    the alert a thread reply belongs under (follow-ups, storm subsided) or, for an SLA escalation, the
+    overdue alert, whose state and id the escalation's buttons show and act on.
+    """
+    kind = alert.kind
+    if kind in AlertKind.MENTION_KINDS and mention is not None:
+        return build_message(alert, mention, score, settings)
+    if kind in AlertKind.FOLLOW_UP_KINDS:
+        return build_follow_up(alert, mention, score, settings, parent)
+    if kind in (AlertKind.STORM, AlertKind.STORM_SUBSIDED):
+        return storm_message(alert, settings, parent)
+    if kind == AlertKind.SLA_ESCALATION:
+        return build_escalation(alert, mention, settings, parent)
+    if kind in SOURCE_KINDS:
+        return build_source_message(alert)
+    return build_generic(alert, mention, settings)
+
+
+# -------------------------------------------------------------------------------------------- follow-ups
+
+
+def _byline(mention: MentionView | None) -> tuple[str, str]:
+    if mention is None:
+        return "", ""
+    author_md, author_plain = untrusted(mention.author, _NAME_CHARS, "unknown author")
+    source_md, source_plain = untrusted(mention.source, 40, "unknown source")
+    md, plain = f"by *{author_md}* on {source_md}", f"by {author_plain} on {source_plain}"
+    if mention.rating is not None:
+        md, plain = f"{md} · {stars(mention.rating)}", f"{plain} · {stars(mention.rating)}"
+    return md, plain
+
+
+def _rating_change(previous: float | None, now: float | None) -> str | None:
+    if previous == now:
+        return None
+    before = stars(previous) if previous is not None else "no rating"
+    after = stars(now) if now is not None else "no rating"
+    return f"Rating: {before} → {after}"
+
+
+def _edited(alert: Alert, mention: MentionView | None) -> tuple[str, str, list[str], list[str]]:
+    """Heading and body lines (mrkdwn, plain) for an edited review: versions, rating change, before."""
+    payload = payload_of(alert)
+    before = as_int(payload.get("previous_version"))
+    after = as_int(payload.get("version")) or (mention.version if mention else None)
+    versions = f" (v{before if before is not None else '?'} → v{after if after is not None else '?'})"
+    heading = f"✏️ Review edited{versions}"
+    md_lines: list[str] = []
+    plain_lines: list[str] = []
+    change = _rating_change(as_float(payload.get("previous_rating")), mention.rating if mention else None)
+    if change:
+        md_lines.append(change)
+        plain_lines.append(change)
+    previous_md, previous_plain = untrusted(payload.get("previous_text"), _PREVIOUS_TEXT_CHARS)
+    if previous_md:
+        md_lines.append(f"*Before:* “{previous_md}”")
+        plain_lines.append(f"Before: “{previous_plain}”")
+    return heading, heading, md_lines, plain_lines
+
+
+def _follow_up_heading(alert: Alert, parent: Alert | None) -> tuple[str, str]:
+    if alert.kind == AlertKind.THREAD_REPLY:
+        return "↩️ New reply in the thread", "↩️ New reply in the thread"
+    if alert.kind == AlertKind.REPEAT:
+        return "🔁 Same author complains again", "🔁 Same author complains again"
+    rule = payload_of(alert).get("rule") or alert.rule or (parent.rule if parent else None)
+    rule_md, rule_plain = untrusted(rule, 64, "?")
+    return f"➕ Another match for rule *{rule_md}*", f"➕ Another match for rule {rule_plain}"
+
+
+def build_follow_up(
+    alert: Alert,
+    mention: MentionView | None,
+    score: ScoreView | None,
+    settings: EarshotSettings,
+    parent: Alert | None = None,
+) -> SlackMessage:
+    """A compact thread reply: what happened since the parent alert, the item, and (for a new item) the
+    same handling buttons as a mention alert."""
+    if alert.kind == AlertKind.EDITED:
+        heading_md, heading_plain, md_lines, plain_lines = _edited(alert, mention)
+    else:
+        heading_md, heading_plain = _follow_up_heading(alert, parent)
+        md_lines, plain_lines = [], []
+    byline_md, byline_plain = _byline(mention)
+    text = mention.text if mention else None
+    excerpt_md, excerpt_plain = excerpt_mrkdwn(text, settings.alerts.excerpt_chars)
+    label = "*Now:* " if alert.kind == AlertKind.EDITED else ""
+    new_item = alert.kind in (AlertKind.REPEAT, AlertKind.COOLDOWN)
+    state = handling_lines(alert) if new_item else []
+    head = "\n".join(x for x in (f"{heading_md} {byline_md}".strip(), *md_lines) if x)
+    blocks: list[dict[str, Any] | None] = [
+        section(head),
+        state_block(state),
+        section(f"{label}“{excerpt_md}”" if text and clean_text(text) else excerpt_md),
+    ]
+    if mention is not None:
+        blocks.append(links_block(mention.id, mention.url, settings))
+    if new_item:
+        blocks.append(actions_block(alert, can_reply=mention is not None))
+    blocks.append(context_block(_follow_up_context(alert, mention, parent)))
+    plain = [
+        f"[Earshot] {heading_plain} {byline_plain}".strip(),
+        *plain_lines,
+        *(p for _, p in state),
+        f"{label.strip('* ')} “{excerpt_plain}”".strip(),
+    ]
+    if mention is not None:
+        plain += [
+            f"Review: {safe_url(mention.url) or '(no link)'}",
+            f"Earshot: {item_url(settings, mention.id)}",
+        ]
+    return SlackMessage(
+        text=fallback_text(f"{heading_plain} {byline_plain}".strip(), "", text, state),
+        blocks=[b for b in blocks if b is not None],
+        plain="\n".join(line for line in plain if line),
+    )
+
+
+def _follow_up_context(alert: Alert, mention: MentionView | None, parent: Alert | None) -> str:
+    bits = [f"Alert #{alert.id if alert.id is not None else '?'}"]
+    parent_id = parent.id if parent is not None else alert.parent_id
+    if parent_id is not None:
+        bits.append(f"follow-up to alert #{parent_id}")
+    if mention is not None:
+        bits.append(f"mention #{mention.id} v{mention.version}")
+    return " · ".join(bits)
+
+
+# ---------------------------------------------------------------------------------------- SLA escalation
+
+
+def build_escalation(
+    alert: Alert, mention: MentionView | None, settings: EarshotSettings, overdue: Alert | None = None
+) -> SlackMessage:
+    """An overdue alert raised again (usually in the critical channel) with everything needed to act on it
+    there: what is overdue and by how much, the item, and the overdue alert's own handling buttons."""
+    payload = payload_of(alert)
+    overdue_id = as_int(payload.get("alert_id"))
+    if overdue is not None and overdue.id is not None and overdue_id not in (None, overdue.id):
+        overdue = None  # not the alert this escalation is about: act on the escalation itself
+    severity_md, severity_plain = untrusted(payload.get("severity") or alert.severity, 16, "unknown")
+    sla, late = as_float(payload.get("sla_minutes")), as_float(payload.get("overdue_minutes"))
+    numbers = f"target {count(sla) if sla is not None else '?'} min, now {count(late) if late is not None else '?'} min"
+    number = overdue_id if overdue_id is not None else "?"
+    line_md = f"⏰ *Unhandled past its response target:* {severity_md} alert #{number}, {numbers}"
+    line_plain = f"⏰ Unhandled past its response target: {severity_plain} alert #{number}, {numbers}"
+    subject_source = (mention.target or mention.source) if mention else (alert.target or alert.source)
+    subject = untrusted(subject_source, _NAME_CHARS, "unknown target")[1]
+    title = f"⏰ SLA escalation: {subject}"
+    channel_md, channel_plain = untrusted(payload.get("original_channel"), 80)
+    byline_md, byline_plain = _byline(mention)
+    state = handling_lines(overdue or alert)
+    text = mention.text if mention else None
+    excerpt_md, excerpt_plain = excerpt_mrkdwn(text, settings.alerts.excerpt_chars)
+    blocks: list[dict[str, Any] | None] = [
+        header_block(title),
+        state_block(state),
+        section("\n".join(x for x in (line_md, byline_md) if x)),
+        section(excerpt_md),
+    ]
+    if mention is not None:
+        blocks.append(links_block(mention.id, mention.url, settings))
+    blocks.append(actions_block(alert, can_reply=mention is not None, state=overdue))
+    bits = [f"Alert #{alert.id if alert.id is not None else '?'}", "SLA escalation"]
+    if channel_md:
+        bits.append(f"first posted in {channel_md}")
+    blocks.append(context_block(" · ".join(bits)))
+    plain = [
+        f"[Earshot] {truncate(clean_text(title), 150)}",
+        *(p for _, p in state),
+        line_plain,
+        byline_plain,
+        f"“{excerpt_plain}”",
+        f"First posted in {channel_plain}" if channel_plain else "",
+    ]
+    if mention is not None:
+        plain += [
+            f"Review: {safe_url(mention.url) or '(no link)'}",
+            f"Earshot: {item_url(settings, mention.id)}",
+        ]
+    return SlackMessage(
+        text=fallback_text(title, line_plain, text, state),
+        blocks=[b for b in blocks if b is not None],
+        plain="\n".join(line for line in plain if line),
+    )
+
+
+# -------------------------------------------------------------------------------------------- any other
+
+
+def build_generic(alert: Alert, mention: MentionView | None, settings: EarshotSettings) -> SlackMessage:
+    """A kind without its own layout (or a mention alert whose mention is gone): kind, subject, why."""
+    kind = untrusted(alert.kind, 32, "alert")[1].replace("_", " ")
+    subject_source = (mention.target or mention.source) if mention else (alert.target or alert.source)
+    subject = untrusted(subject_source, _NAME_CHARS)[1]
+    title = f"Earshot {kind}: {subject}" if subject else f"Earshot {kind}"
+    reason_md, reason_plain = untrusted(alert.reason, _REASON_CHARS)
+    state = handling_lines(alert)
+    text = mention.text if mention else None
+    blocks: list[dict[str, Any] | None] = [
+        header_block(title),
+        state_block(state),
+        section(f"*Why:* {reason_md}" if reason_md else "*Why:* _see Earshot_"),
+    ]
+    plain = [
+        f"[Earshot] {truncate(clean_text(title), 150)}",
+        *(p for _, p in state),
+        f"Why: {reason_plain}" if reason_plain else "",
+    ]
+    if mention is not None:
+        excerpt_md, excerpt_plain = excerpt_mrkdwn(text, settings.alerts.excerpt_chars)
+        blocks += [section(excerpt_md), links_block(mention.id, mention.url, settings)]
+        plain += [f"“{excerpt_plain}”", f"Earshot: {item_url(settings, mention.id)}"]
+    blocks.append(context_block(f"Alert #{alert.id if alert.id is not None else '?'}"))
+    return SlackMessage(
+        text=fallback_text(title, reason_plain, text, state),
+        blocks=[b for b in blocks if b is not None],
+        plain="\n".join(line for line in plain if line),
+    )
