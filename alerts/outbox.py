@@ -1,11 +1,10 @@
 """The alert outbox: decide once, store the decision, then deliver it at most once to Slack.
 
-Two steps, each safe to re-run and to run concurrently:
+Each step is safe to re-run and to run concurrently:
 
-``enqueue_alerts``
-    For every scored mention without an alert, ask :func:`alerts.rules.evaluate`; store one ``Alert`` row
-    per mention under a unique ``dedupe_key``. The unique key, not a prior SELECT, is what stops a second
-    row, so two runs racing each other still create one alert.
+``enqueue_alerts`` (:mod:`alerts.enqueue`), ``check_storms`` (:mod:`alerts.storms`), ``escalate_overdue``
+    (:mod:`alerts.sla`) decide what to say and store one ``Alert`` row per decision under a unique
+    ``dedupe_key``; the unique key, not a prior SELECT, is what stops a second row.
 
 ``deliver_pending``
     Sends due alerts with a crash-safe protocol. Slack has no idempotency key for ``chat.postMessage``,
@@ -23,7 +22,13 @@ Two steps, each safe to re-run and to run concurrently:
     Rate limits reschedule by Slack's ``Retry-After`` (a short one is slept off in the same run, once);
     outages back off exponentially; a pass stops at the first rate limit or outage so one bad minute does
     not burn every alert's attempts. Permanent errors fail the alert with a message saying what to fix.
-    Every pass is recorded as a ``StageRun(stage="alerts")``.
+    Thread replies wait for their parent's message and post with its ``thread_ts``; posts to one channel
+    are spaced by ``slack.per_channel_interval_seconds``. Every pass is recorded as a
+    ``StageRun(stage="alerts")``.
+
+``sync_updates``
+    Re-renders delivered messages whose handling state changed (``state_version > synced_version``)
+    with ``chat.update``; idempotent, so retrying after a crash or outage is safe.
 """
 
 from __future__ import annotations
@@ -36,14 +41,16 @@ from datetime import UTC, datetime, timedelta
 from enum import Enum
 from typing import Any
 
-from sqlalchemy import and_, exists, or_, update
+from sqlalchemy import and_, or_, update
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
-from alerts.rules import AlertDecision, MentionView, ScoreView, evaluate
-from alerts.slack_blocks import SlackMessage, build_message
+from alerts.enqueue import ENQUEUE_COUNTS, dedupe_key, enqueue_alerts, mention_view, score_view
+from alerts.render import render
+from alerts.rules import MentionView, ScoreView
+from alerts.sla import escalate_overdue
+from alerts.slack_blocks import SlackMessage
 from alerts.slack_sender import (
     EVENT_TYPE,
     AlertSender,
@@ -54,10 +61,10 @@ from alerts.slack_sender import (
     is_channel_id,
     redact_token,
 )
-from alerts.source_message import build_source_message
-from monitor.config import AlertSettings, EarshotSettings
+from alerts.storms import check_storms
+from monitor.config import EarshotSettings
 from monitor.db import session_scope
-from monitor.models import Alert, AlertStatus, Mention, SentimentScore, StageRun, TargetRow, utcnow
+from monitor.models import Alert, AlertKind, AlertStatus, Mention, SentimentScore, StageRun, TargetRow, utcnow
 
 __all__ = [
     "DELIVERY_COUNTS",
@@ -71,13 +78,14 @@ __all__ = [
     "requeue_failed",
     "run_alerts",
     "score_view",
+    "sync_updates",
 ]
 
 logger = logging.getLogger(__name__)
 
 STAGE = "alerts"
-ENQUEUE_COUNTS = ("evaluated", "created", "skipped_existing")
-DELIVERY_COUNTS = ("sent", "retried", "failed", "recovered", "printed", "ratelimited")
+DELIVERY_COUNTS = ("sent", "retried", "failed", "recovered", "printed", "ratelimited", "throttled")
+UPDATE_COUNTS = ("updated", "update_failed")
 
 BACKOFF_BASE_SECONDS = 30.0
 BACKOFF_MAX_SECONDS = 3600.0
@@ -86,136 +94,9 @@ DEFAULT_INLINE_RETRY_SECONDS = 2.0
 RECOVERY_LOOKBACK = timedelta(minutes=10)
 
 
-def dedupe_key(mention_id: int) -> str:
-    """One alert per mention, ever: edits that stay negative must not ping the team again."""
-    return f"mention:{mention_id}:alert"
-
-
 def alert_metadata(alert_id: int) -> dict[str, Any]:
     """The Slack message metadata that lets a later run find this alert's message again."""
     return {"event_type": EVENT_TYPE, "event_payload": {"alert_id": alert_id}}
-
-
-def mention_view(mention: Mention, target: str | None) -> MentionView:
-    """The rules' and message builder's view of a stored mention."""
-    if mention.id is None:
-        raise ValueError("mention_view needs a stored mention (id is None)")
-    return MentionView(
-        id=mention.id,
-        source=mention.source,
-        target=target,
-        text=mention.text,
-        author=mention.author,
-        url=mention.url,
-        rating=mention.rating,
-        lang=mention.lang,
-        created_at=mention.created_at,
-        version=mention.version,
-    )
-
-
-def score_view(score: SentimentScore) -> ScoreView:
-    return ScoreView(label=score.label, score=score.score, confidence=score.confidence)
-
-
-# --------------------------------------------------------------------------------------------- enqueue
-
-
-def _latest_score_id() -> Any:
-    """Correlated subquery: the newest score of the mention's *current* version (older text is moot)."""
-    s2 = aliased(SentimentScore)
-    return (
-        select(col(s2.id))
-        .where(col(s2.mention_id) == col(Mention.id), col(s2.mention_version) == col(Mention.version))
-        .order_by(col(s2.scored_at).desc(), col(s2.id).desc())
-        .limit(1)
-        .correlate(Mention)
-        .scalar_subquery()
-    )
-
-
-def _load_candidates(
-    session: Session, settings: AlertSettings, after_id: int, limit: int
-) -> list[tuple[MentionView, ScoreView]]:
-    """Scored mentions without an alert that may cross a threshold, in id order after ``after_id``.
-
-    The thresholds are repeated in SQL only to skip the (many) happy mentions cheaply; ``evaluate`` still
-    makes the decision.
-    """
-    stmt = (
-        select(Mention, SentimentScore, TargetRow.name)
-        .join(SentimentScore, col(SentimentScore.mention_id) == col(Mention.id))
-        .outerjoin(TargetRow, col(TargetRow.id) == col(Mention.target_id))
-        .where(col(SentimentScore.id) == _latest_score_id())
-        .where(col(Mention.id) > after_id)
-        .where(~exists().where(col(Alert.mention_id) == col(Mention.id)))
-        .where(
-            or_(
-                col(SentimentScore.score) <= settings.negative_threshold,
-                and_(col(Mention.rating).is_not(None), col(Mention.rating) <= settings.max_stars),
-            )
-        )
-        .order_by(col(Mention.id))
-        .limit(limit)
-    )
-    return [(mention_view(m, target), score_view(s)) for m, s, target in session.exec(stmt).all()]
-
-
-def _alert_exists(engine: Engine, key: str) -> bool:
-    with Session(engine) as session:
-        return session.exec(select(Alert.id).where(Alert.dedupe_key == key)).first() is not None
-
-
-def _insert_alert(engine: Engine, mention_id: int, decision: AlertDecision, now: datetime) -> bool:
-    """Insert the alert in its own transaction; ``False`` when a concurrent run stored it first."""
-    key = dedupe_key(mention_id)
-    alert = Alert(
-        dedupe_key=key,
-        mention_id=mention_id,
-        kind=decision.kind,
-        reason=decision.reason,
-        channel=decision.channel,
-        status=AlertStatus.PENDING,
-        next_attempt_at=now,
-        created_at=now,
-    )
-    with Session(engine) as session:
-        session.add(alert)
-        try:
-            session.commit()
-        except IntegrityError:
-            session.rollback()
-            if not _alert_exists(engine, key):
-                raise  # not the dedupe key (e.g. the mention vanished): a real error
-            logger.info("alert for mention %s was queued by a concurrent run; keeping that one", mention_id)
-            return False
-    return True
-
-
-def enqueue_alerts(engine: Engine, settings: EarshotSettings, *, batch_size: int = 500) -> dict[str, int]:
-    """Create at most one pending alert per mention whose latest score (current version) crosses a rule.
-
-    Returns counts: ``evaluated`` (candidates the rules looked at), ``created``, ``skipped_existing``
-    (a concurrent run created the same alert between our read and our insert).
-    """
-    counts = dict.fromkeys(ENQUEUE_COUNTS, 0)
-    after_id = 0
-    while True:
-        with Session(engine) as session:
-            rows = _load_candidates(session, settings.alerts, after_id, batch_size)
-        for mention, score in rows:
-            after_id = mention.id
-            counts["evaluated"] += 1
-            decision = evaluate(mention, score, settings.alerts, channel=settings.slack.default_channel)
-            if decision is None:
-                continue
-            created = _insert_alert(engine, mention.id, decision, utcnow())
-            counts["created" if created else "skipped_existing"] += 1
-        if len(rows) < batch_size:
-            break
-    if counts["created"] or counts["skipped_existing"]:
-        logger.info("alerts queued: %s", counts)
-    return counts
 
 
 # --------------------------------------------------------------------------------------------- deliver
@@ -238,6 +119,8 @@ class _Pass:
     sleep: Callable[[float], None]
     inline_retry_max: float
     counts: dict[str, int]
+    monotonic: Callable[[], float] = time.monotonic
+    last_post: dict[str, float] | None = None
 
     @property
     def lease(self) -> timedelta:
@@ -260,11 +143,19 @@ def _get_alert(engine: Engine, alert_id: int) -> Alert | None:
 
 
 def _due_alert_ids(engine: Engine, now: datetime, limit: int) -> list[int]:
-    """Pending alerts whose time has come, and ``sending`` ones whose lease ran out (a crashed run)."""
+    """Pending alerts whose time has come, and ``sending`` ones whose lease ran out (a crashed run).
+
+    A thread reply waits for its parent message: it is due once the parent was delivered (or failed,
+    in which case it is posted on its own).
+    """
+    parent = aliased(Alert)
+    settled = [AlertStatus.SENT, AlertStatus.PRINTED, AlertStatus.FAILED]
     stmt = (
         select(Alert.id)
+        .outerjoin(parent, col(parent.id) == col(Alert.parent_id))
         .where(col(Alert.status).in_([AlertStatus.PENDING, AlertStatus.SENDING]))
         .where(or_(col(Alert.next_attempt_at).is_(None), col(Alert.next_attempt_at) <= now))
+        .where(or_(col(Alert.parent_id).is_(None), col(parent.status).in_(settled)))
         .order_by(col(Alert.created_at), col(Alert.id))
         .limit(limit)
     )
@@ -440,6 +331,9 @@ def _look_up(ctx: _Pass, alert: Alert) -> tuple[str | None, str | None]:
         )
         if channel_id is None:
             return None, None
+        thread_ts = _thread_ts(ctx.engine, alert)
+        if thread_ts is not None:
+            return channel_id, ctx.sender.find_in_thread(channel_id, thread_ts, alert.id or 0)
         oldest = alert.created_at - RECOVERY_LOOKBACK
         return channel_id, ctx.sender.find_by_alert_id(channel_id, alert.id or 0, oldest)
     except SlackPermanentError as exc:
@@ -450,6 +344,32 @@ def _look_up(ctx: _Pass, alert: Alert) -> tuple[str | None, str | None]:
             ctx.redact(str(exc)),
         )
         return None, None
+
+
+def _parent(engine: Engine, alert: Alert) -> Alert | None:
+    return _get_alert(engine, alert.parent_id) if alert.parent_id is not None else None
+
+
+def _thread_ts(engine: Engine, alert: Alert) -> str | None:
+    """The parent's message ts when this alert is a thread reply and the parent landed in Slack."""
+    parent = _parent(engine, alert)
+    return parent.slack_ts if parent is not None and parent.slack_ts else None
+
+
+def _throttle(ctx: _Pass, channel: str) -> None:
+    """Keep at least ``per_channel_interval_seconds`` between two posts to one channel (Slack: ~1/s)."""
+    interval = ctx.settings.slack.per_channel_interval_seconds
+    if ctx.sender.delivered_status != AlertStatus.SENT:
+        return  # the console has no rate limit
+    if ctx.last_post is None:
+        ctx.last_post = {}
+    last = ctx.last_post.get(channel)
+    if last is not None and interval > 0:
+        wait = interval - (ctx.monotonic() - last)
+        if wait > 0:
+            ctx.counts["throttled"] += 1
+            ctx.sleep(wait)
+    ctx.last_post[channel] = ctx.monotonic()
 
 
 def _attempt(ctx: _Pass, alert: Alert, message: SlackMessage) -> None:
@@ -463,7 +383,11 @@ def _attempt(ctx: _Pass, alert: Alert, message: SlackMessage) -> None:
                 "alert %s: found in Slack (ts %s) from an earlier attempt; not posting again", alert.id, ts
             )
             return
-    channel_id, ts = ctx.sender.post(alert.channel, message, alert_metadata(alert.id or 0))
+    thread_ts = _thread_ts(ctx.engine, alert)
+    _throttle(ctx, alert.channel)
+    channel_id, ts = ctx.sender.post(
+        alert.channel, message, alert_metadata(alert.id or 0), thread_ts=thread_ts, broadcast=alert.broadcast
+    )
     status = ctx.sender.delivered_status
     _record_delivered(ctx, alert, channel_id, ts, status)
     ctx.counts["printed" if status == AlertStatus.PRINTED else "sent"] += 1
@@ -488,6 +412,8 @@ def _settle(ctx: _Pass, alert: Alert, message: SlackMessage) -> _Next:
                 "alert %s: rate-limited; retrying in %.1fs within this run", alert.id, exc.retry_after
             )
             ctx.sleep(exc.retry_after)
+            if ctx.last_post is not None:
+                ctx.last_post.pop(alert.channel, None)  # waiting out Retry-After already spaced the posts
             slept = True
             renewed = _renew_claim(ctx, alert, str(exc))
             if renewed is None:
@@ -502,12 +428,43 @@ def _settle(ctx: _Pass, alert: Alert, message: SlackMessage) -> _Next:
             return _Next.STOP if exc.global_failure else _Next.SKIP_CHANNEL
 
 
+def build_alert_message(engine: Engine, settings: EarshotSettings, alert: Alert) -> SlackMessage | None:
+    """The message as of now (mention, score, handling state); ``None`` when its mention is gone."""
+    mention: MentionView | None = None
+    score: ScoreView | None = None
+    if alert.mention_id is not None:
+        content = _load_content(engine, alert)
+        if content is None:
+            return None
+        mention, score = content
+    return render(alert, mention, score, settings, _context_alert(engine, alert))
+
+
+def _context_alert(engine: Engine, alert: Alert) -> Alert | None:
+    """The alert a message is about besides its own row: the thread parent, or for an SLA escalation the
+    overdue alert (whose state its buttons show and change)."""
+    if alert.kind == AlertKind.SLA_ESCALATION:
+        overdue = (alert.payload or {}).get("alert_id")
+        if isinstance(overdue, int):
+            return _get_alert(engine, overdue)
+    return _parent(engine, alert)
+
+
+def _escalations_of(engine: Engine, alert: Alert) -> list[Alert]:
+    """Delivered SLA escalation messages about ``alert``: they show its state, so they follow its updates."""
+    if alert.mention_id is None or alert.kind not in AlertKind.MENTION_KINDS:
+        return []
+    stmt = (
+        select(Alert)
+        .where(col(Alert.kind) == AlertKind.SLA_ESCALATION, col(Alert.mention_id) == alert.mention_id)
+        .where(col(Alert.slack_ts).is_not(None), col(Alert.slack_channel_id).is_not(None))
+    )
+    with Session(engine) as session:
+        return [a for a in session.exec(stmt).all() if (a.payload or {}).get("alert_id") == alert.id]
+
+
 def _build(ctx: _Pass, alert: Alert) -> SlackMessage | None:
-    """The message as of now: a mention alert shows the mention, a source-health alert has none."""
-    if alert.mention_id is None:
-        return build_source_message(alert)
-    content = _load_content(ctx.engine, alert)
-    return None if content is None else build_message(alert, content[0], content[1], ctx.settings)
+    return build_alert_message(ctx.engine, ctx.settings, alert)
 
 
 def _deliver_one(ctx: _Pass, alert: Alert) -> _Next:
@@ -548,19 +505,26 @@ def _finish_stage_run(
 
 
 def _deliver_due(ctx: _Pass, batch_size: int) -> None:
+    """Deliver what is due; thread replies whose parent landed in this pass are picked up in a second round."""
     skipped_channels: set[str] = set()
-    for alert_id in _due_alert_ids(ctx.engine, ctx.clock(), batch_size):
-        alert = _get_alert(ctx.engine, alert_id)
-        if alert is None or alert.status not in (AlertStatus.PENDING, AlertStatus.SENDING):
-            continue
-        if alert.channel in skipped_channels:
-            continue
-        step = _deliver_one(ctx, alert)
-        if step is _Next.STOP:
-            logger.info("alerts: stopping this pass early; the remaining alerts wait for the next one")
+    seen: set[int] = set()
+    for _round in range(3):
+        fresh = [i for i in _due_alert_ids(ctx.engine, ctx.clock(), batch_size) if i not in seen]
+        if not fresh:
             return
-        if step is _Next.SKIP_CHANNEL:
-            skipped_channels.add(alert.channel)
+        for alert_id in fresh:
+            seen.add(alert_id)
+            alert = _get_alert(ctx.engine, alert_id)
+            if alert is None or alert.status not in (AlertStatus.PENDING, AlertStatus.SENDING):
+                continue
+            if alert.channel in skipped_channels:
+                continue
+            step = _deliver_one(ctx, alert)
+            if step is _Next.STOP:
+                logger.info("alerts: stopping this pass early; the remaining alerts wait for the next one")
+                return
+            if step is _Next.SKIP_CHANNEL:
+                skipped_channels.add(alert.channel)
 
 
 def deliver_pending(
@@ -572,6 +536,7 @@ def deliver_pending(
     sleep: Callable[[float], None] = time.sleep,
     inline_retry_max_seconds: float = DEFAULT_INLINE_RETRY_SECONDS,
     batch_size: int = 100,
+    monotonic: Callable[[], float] = time.monotonic,
 ) -> dict[str, int]:
     """Deliver due alerts once each; see the module docstring for the protocol.
 
@@ -581,7 +546,7 @@ def deliver_pending(
     stored in a ``StageRun``.
     """
     counts = dict.fromkeys(DELIVERY_COUNTS, 0)
-    ctx = _Pass(engine, settings, sender, clock, sleep, max(0.0, inline_retry_max_seconds), counts)
+    ctx = _Pass(engine, settings, sender, clock, sleep, max(0.0, inline_retry_max_seconds), counts, monotonic)
     run_id = _start_stage_run(engine, clock())
     try:
         _deliver_due(ctx, batch_size)
@@ -594,12 +559,100 @@ def deliver_pending(
     return counts
 
 
+def _needs_update(engine: Engine, alert_ids: Iterable[int] | None, limit: int) -> list[int]:
+    stmt = (
+        select(Alert.id)
+        .where(col(Alert.synced_version) < col(Alert.state_version))
+        .where(col(Alert.status).in_([AlertStatus.SENT, AlertStatus.PRINTED]))
+        .order_by(col(Alert.id))
+        .limit(limit)
+    )
+    if alert_ids is not None:
+        stmt = stmt.where(col(Alert.id).in_(list(alert_ids)))
+    with Session(engine) as session:
+        return [i for i in session.exec(stmt).all() if i is not None]
+
+
+def _mark_synced(engine: Engine, alert: Alert, error: str | None) -> None:
+    """Record the version now shown in Slack; a newer change made meanwhile keeps it behind (re-synced)."""
+    with engine.begin() as conn:
+        conn.execute(
+            update(Alert)
+            .where(col(Alert.id) == alert.id, col(Alert.synced_version) < alert.state_version)
+            .values(synced_version=alert.state_version, update_error=error)
+        )
+
+
+def sync_updates(
+    engine: Engine,
+    settings: EarshotSettings,
+    sender: AlertSender,
+    alert_ids: Iterable[int] | None = None,
+    *,
+    limit: int = 200,
+) -> dict[str, int]:
+    """Re-render delivered messages whose state changed (handled, assigned, storm over) with chat.update.
+
+    ``chat.update`` replaces the whole message with the current state, so repeating it is harmless:
+    a crash or a Slack outage just leaves the alert behind for the next pass. A rate limit or outage stops
+    the pass; a permanent error (the message was deleted) is recorded and not retried.
+    """
+    counts = dict.fromkeys(UPDATE_COUNTS, 0)
+    for alert_id in _needs_update(engine, alert_ids, limit):
+        alert = _get_alert(engine, alert_id)
+        if alert is None:
+            continue
+        message = build_alert_message(engine, settings, alert)
+        if message is None or not alert.slack_ts or not alert.slack_channel_id:
+            _mark_synced(engine, alert, None)  # printed, or nothing left to show: nothing to edit
+            continue
+        try:
+            sender.update(alert.slack_channel_id, alert.slack_ts, message)
+        except (SlackRateLimited, SlackTransientError) as exc:
+            logger.warning("alert %s: message update postponed (%s)", alert.id, redact_token(str(exc)))
+            break
+        except SlackPermanentError as exc:
+            counts["update_failed"] += 1
+            logger.error("alert %s: Slack refused the message update: %s", alert.id, redact_token(str(exc)))
+            _mark_synced(engine, alert, redact_token(str(exc)))
+            continue
+        _mark_synced(engine, alert, None)
+        counts["updated"] += 1
+        _update_escalations(engine, settings, sender, alert, counts)
+    return counts
+
+
+def _update_escalations(
+    engine: Engine, settings: EarshotSettings, sender: AlertSender, alert: Alert, counts: dict[str, int]
+) -> None:
+    """Best effort: an escalation message that lags shows stale buttons, the alert itself is correct."""
+    for escalation in _escalations_of(engine, alert):
+        message = build_alert_message(engine, settings, escalation)
+        if message is None or not escalation.slack_ts or not escalation.slack_channel_id:
+            continue
+        try:
+            sender.update(escalation.slack_channel_id, escalation.slack_ts, message)
+        except SlackError as exc:
+            counts["update_failed"] += 1
+            logger.warning(
+                "alert %s: escalation message not updated (%s)", escalation.id, redact_token(str(exc))
+            )
+            continue
+        counts["updated"] += 1
+
+
 def run_alerts(
     engine: Engine, settings: EarshotSettings, sender: AlertSender, **kwargs: Any
 ) -> dict[str, int]:
-    """One scheduler tick: enqueue, then deliver; the merged counts (delivery keyword arguments pass on)."""
-    counts = enqueue_alerts(engine, settings)
+    """One scheduler tick: queue (rules, storms, SLA), deliver, then sync changed messages; merged counts."""
+    now = kwargs.get("clock", utcnow)()
+    counts: dict[str, int] = {}
+    if settings.alerts.storm.enabled:  # first, so a burst scored since the last pass is folded into its storm
+        counts.update({f"storm_{k}": v for k, v in check_storms(engine, settings, now).items()})
+    counts.update(enqueue_alerts(engine, settings, now=now))
+    counts.update(escalate_overdue(engine, settings, now))
     counts.update(deliver_pending(engine, settings, sender, **kwargs))
+    counts.update(sync_updates(engine, settings, sender))
     return counts
 
 

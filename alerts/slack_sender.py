@@ -193,9 +193,23 @@ class AlertSender(Protocol):
     delivered_status: str
 
     def post(
-        self, channel: str, message: SlackMessage, metadata: dict[str, Any]
+        self,
+        channel: str,
+        message: SlackMessage,
+        metadata: dict[str, Any],
+        *,
+        thread_ts: str | None = None,
+        broadcast: bool = False,
     ) -> tuple[str | None, str | None]:
-        """Deliver ``message``; return (channel id, message ts) where the destination has them."""
+        """Deliver ``message`` (into thread ``thread_ts`` when given); return (channel id, ts) where known."""
+        ...
+
+    def update(self, channel_id: str, ts: str, message: SlackMessage) -> None:
+        """Re-render a delivered message in place."""
+        ...
+
+    def find_in_thread(self, channel: str, thread_ts: str, alert_id: int) -> str | None:
+        """The ts of an already delivered thread reply carrying ``alert_id``, if any."""
         ...
 
     def find_by_alert_id(self, channel: str, alert_id: int, oldest: datetime) -> str | None:
@@ -259,8 +273,22 @@ class SlackSender:
         resp = self._call("auth.test", None, self._client.auth_test)
         return f"{resp.get('user', '?')} in {resp.get('team', '?')}"
 
-    def post(self, channel: str, message: SlackMessage, metadata: dict[str, Any]) -> tuple[str, str]:
-        """``chat.postMessage`` with blocks, fallback text and metadata; returns (channel id, ts)."""
+    def post(
+        self,
+        channel: str,
+        message: SlackMessage,
+        metadata: dict[str, Any],
+        *,
+        thread_ts: str | None = None,
+        broadcast: bool = False,
+    ) -> tuple[str, str]:
+        """``chat.postMessage`` with blocks, fallback text and metadata; returns (channel id, ts).
+
+        With ``thread_ts`` the message is a reply in that thread (``broadcast`` also shows it in the channel).
+        """
+        extra: dict[str, Any] = {}
+        if thread_ts:
+            extra = {"thread_ts": thread_ts, "reply_broadcast": broadcast}
         resp = self._call(
             "chat.postMessage",
             channel,
@@ -273,6 +301,7 @@ class SlackSender:
                 unfurl_media=False,
                 link_names=False,
                 parse="none",
+                **extra,
             ),
         )
         channel_id, ts = resp.get("channel"), resp.get("ts")
@@ -282,6 +311,69 @@ class SlackSender:
             )
         self._channel_ids[channel.lstrip("#")] = channel_id
         return channel_id, ts
+
+    def update(self, channel_id: str, ts: str, message: SlackMessage) -> None:
+        """``chat.update``: re-render a posted message in place (handled, assigned, storm subsided)."""
+        self._call(
+            "chat.update",
+            channel_id,
+            lambda: self._client.chat_update(
+                channel=channel_id,
+                ts=ts,
+                text=message.text,
+                blocks=message.blocks,
+                link_names=False,
+                parse="none",
+            ),
+        )
+
+    def post_ephemeral(self, channel_id: str, user: str, text: str) -> None:
+        """``chat.postEphemeral``: a note only ``user`` sees (e.g. a reply the source refused)."""
+        self._call(
+            "chat.postEphemeral",
+            channel_id,
+            lambda: self._client.chat_postEphemeral(channel=channel_id, user=user, text=text),
+        )
+
+    def open_view(self, trigger_id: str, view: dict[str, Any]) -> None:
+        """``views.open``: show a modal; Slack accepts the trigger_id only within 3 s of the click."""
+        self._call("views.open", None, lambda: self._client.views_open(trigger_id=trigger_id, view=view))
+
+    def find_in_thread(self, channel: str, thread_ts: str, alert_id: int) -> str | None:
+        """The ts of a reply in thread ``thread_ts`` carrying ``alert_id`` in its metadata, if any.
+
+        Thread replies are not in ``conversations.history`` (unless broadcast), so a retried thread
+        reply is looked up with ``conversations.replies``.
+        """
+        channel_id = self.resolve_channel_id(channel)
+        lookup = partial(self._client.conversations_replies, channel=channel_id, ts=thread_ts)
+        return self._search_pages("conversations.replies", channel, lookup, alert_id)
+
+    def _search_pages(
+        self, method: str, channel: str, lookup: Callable[..., SlackResponse], alert_id: int
+    ) -> str | None:
+        """Page through a history-like method (newest first) for the message carrying ``alert_id``."""
+        cursor: str | None = None
+        for _ in range(MAX_HISTORY_PAGES):
+            resp = self._call(
+                method,
+                channel,
+                partial(lookup, include_all_metadata=True, limit=HISTORY_PAGE_SIZE, cursor=cursor),
+            )
+            for msg in resp.get("messages") or []:
+                if _carries_alert(msg, alert_id):
+                    return str(msg["ts"])
+            cursor = (resp.get("response_metadata") or {}).get("next_cursor") or None
+            if not resp.get("has_more") or not cursor:
+                return None
+        logger.warning(
+            "alert %s: stopped looking after %d pages of %s in %s",
+            alert_id,
+            MAX_HISTORY_PAGES,
+            method,
+            channel,
+        )
+        return None
 
     def resolve_channel_id(self, channel: str) -> str:
         """A channel id for ``#name``/``name``/id; history calls accept only ids. Uses conversations.list."""
@@ -317,31 +409,10 @@ class SlackSender:
         """Search the channel's history since ``oldest`` for our metadata with this ``alert_id``."""
         channel_id = self.resolve_channel_id(channel)
         moment = oldest.replace(tzinfo=UTC) if oldest.tzinfo is None else oldest
-        oldest_ts = f"{moment.timestamp():.6f}"
-        cursor: str | None = None
-        for _ in range(MAX_HISTORY_PAGES):
-            resp = self._call(
-                "conversations.history",
-                channel,
-                partial(
-                    self._client.conversations_history,
-                    channel=channel_id,
-                    oldest=oldest_ts,
-                    include_all_metadata=True,
-                    limit=HISTORY_PAGE_SIZE,
-                    cursor=cursor,
-                ),
-            )
-            for msg in resp.get("messages") or []:
-                if _carries_alert(msg, alert_id):
-                    return str(msg["ts"])
-            cursor = (resp.get("response_metadata") or {}).get("next_cursor") or None
-            if not resp.get("has_more") or not cursor:
-                return None
-        logger.warning(
-            "alert %s: stopped looking after %d history pages in %s", alert_id, MAX_HISTORY_PAGES, channel
+        lookup = partial(
+            self._client.conversations_history, channel=channel_id, oldest=f"{moment.timestamp():.6f}"
         )
-        return None
+        return self._search_pages("conversations.history", channel, lookup, alert_id)
 
 
 def _carries_alert(message: Any, alert_id: int) -> bool:
@@ -362,16 +433,37 @@ class ConsoleSender:
     def __init__(self, settings: EarshotSettings | None = None, stream: TextIO | None = None) -> None:
         self._stream = stream
 
-    def post(self, channel: str, message: SlackMessage, metadata: dict[str, Any]) -> tuple[None, None]:
+    def post(
+        self,
+        channel: str,
+        message: SlackMessage,
+        metadata: dict[str, Any],
+        *,
+        thread_ts: str | None = None,
+        broadcast: bool = False,
+    ) -> tuple[None, None]:
         stream = self._stream or sys.stdout  # looked up per call so redirected stdout (and capsys) works
         body = message.plain or message.text
         alert_id = (metadata.get("event_payload") or {}).get("alert_id", "?")
+        where = f"{channel}, in the thread of alert #{thread_ts}" if thread_ts else channel
         print(
-            f"\n--- Earshot alert #{alert_id} for {channel} (no Slack token: printed) ---\n{body}\n",
+            f"\n--- Earshot alert #{alert_id} for {where} (no Slack token: printed) ---\n{body}\n",
             file=stream,
         )
         stream.flush()
         return None, None
+
+    def update(self, channel_id: str, ts: str, message: SlackMessage) -> None:
+        """The console cannot edit what it printed; the web page shows the current state."""
+
+    def open_view(self, trigger_id: str, view: dict[str, Any]) -> None:
+        """There is no Slack to open a modal in: say what to configure."""
+        raise SlackPermanentError(
+            "not_authed", "the Reply modal needs Slack: set EARSHOT_SLACK__BOT_TOKEN to the app's bot token"
+        )
+
+    def find_in_thread(self, channel: str, thread_ts: str, alert_id: int) -> str | None:
+        return None
 
     def find_by_alert_id(self, channel: str, alert_id: int, oldest: datetime) -> str | None:
         """The console keeps no history; a crash right after printing may print the alert again."""

@@ -41,6 +41,7 @@ def add_mention(
     text: str | None = None,
     version: int = 1,
     scored_version: int | None = None,
+    author: str | None = None,
 ) -> int:
     """Insert a mention from the fixture file (fields overridable) and its sentiment score; return its id."""
     r = review(key)
@@ -55,11 +56,12 @@ def add_mention(
             external_id=external_id or f"{key}-{utcnow().timestamp()}",
             target_id=target.id,
             url=r["url"],
-            author=r["author"],
+            author=r["author"] if author is None else author,
             text=r["text"] if text is None else text,
             lang=r["lang"],
             rating=r["rating"] if rating == "fixture" else rating,  # type: ignore[arg-type]
             created_at=datetime(2024, 5, 1, 14, 3, tzinfo=UTC),
+            first_seen_at=datetime(2024, 5, 1, 14, 10, tzinfo=UTC),
             version=version,
         )
         session.add(mention)

@@ -6,6 +6,7 @@ re-runs, rate limits, outages and crashes, and failures that say what to fix.
 
 from __future__ import annotations
 
+import json
 import logging
 import socket
 import threading
@@ -18,6 +19,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
+from alerts import enqueue as enqueue_module
 from alerts import outbox
 from alerts.outbox import deliver_pending, enqueue_alerts, requeue_failed, run_alerts
 from alerts.slack_sender import ConsoleSender, SlackSender, make_sender
@@ -34,19 +36,20 @@ def test_enqueue_creates_one_alert_per_alerting_mention(engine: Engine, settings
     low = add_mention(engine, "en_low_rating")
     add_mention(engine, "pl_positive")
     counts = enqueue_alerts(engine, settings)
-    assert counts == {"evaluated": 2, "created": 2, "skipped_existing": 0}
+    assert (counts["evaluated"], counts["created"], counts["skipped_existing"]) == (3, 2, 0)
     by_mention = {a.mention_id: a for a in alerts(engine)}
     assert set(by_mention) == {neg, low}
     assert by_mention[neg].dedupe_key == f"mention:{neg}:alert"
     assert (by_mention[neg].kind, by_mention[neg].reason) == (
         "low_rating",
-        "rated 1★; sentiment negative (-0.91)",
+        'rule "negative": rated 1★; sentiment negative (-0.91)',
     )
-    assert (by_mention[low].kind, by_mention[low].reason) == ("low_rating", "rated 2★")
+    assert (by_mention[low].kind, by_mention[low].reason) == ("low_rating", 'rule "negative": rated 2★')
     assert all(
         a.status == AlertStatus.PENDING and a.channel == "#earshot-alerts" for a in by_mention.values()
     )
-    assert enqueue_alerts(engine, settings) == {"evaluated": 0, "created": 0, "skipped_existing": 0}
+    again = enqueue_alerts(engine, settings)
+    assert (again["evaluated"], again["created"]) == (0, 0)
     assert len(alerts(engine)) == 2
 
 
@@ -74,39 +77,42 @@ def test_enqueue_uses_the_latest_score_of_the_current_version(
 
 
 def test_enqueue_batches(engine: Engine, settings: EarshotSettings) -> None:
-    for _ in range(5):
-        add_mention(engine, "pl_negative")
-    assert enqueue_alerts(engine, settings, batch_size=2) == {
-        "evaluated": 5,
-        "created": 5,
-        "skipped_existing": 0,
-    }
+    for i in range(5):
+        add_mention(engine, "pl_negative", author=f"Klient {i}")
+    counts = enqueue_alerts(engine, settings, batch_size=2)
+    assert (counts["evaluated"], counts["created"], counts["skipped_existing"]) == (5, 5, 0)
 
 
 def test_enqueue_race_keeps_the_other_runs_alert(
     engine: Engine, settings: EarshotSettings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     mention_id = add_mention(engine, "pl_negative")
-    real = outbox._load_candidates
+    real = enqueue_module._load_batch
 
     def load_then_lose_the_race(*args: Any, **kwargs: Any) -> Any:
         rows = real(*args, **kwargs)
         if rows:  # a concurrent run inserts the same alert between our read and our insert
             with Session(engine) as s:
                 s.add(
-                    Alert(dedupe_key=outbox.dedupe_key(mention_id), mention_id=mention_id, channel="#other")
+                    Alert(
+                        dedupe_key=enqueue_module.dedupe_key(mention_id),
+                        mention_id=mention_id,
+                        channel="#other",
+                    )
                 )
                 s.commit()
         return rows
 
-    monkeypatch.setattr(outbox, "_load_candidates", load_then_lose_the_race)
-    assert enqueue_alerts(engine, settings) == {"evaluated": 1, "created": 0, "skipped_existing": 1}
+    monkeypatch.setattr(enqueue_module, "_load_batch", load_then_lose_the_race)
+    monkeypatch.setattr(enqueue_module, "_existing_alert", lambda session, mention_id: None)
+    counts = enqueue_alerts(engine, settings)
+    assert (counts["evaluated"], counts["created"], counts["skipped_existing"]) == (1, 0, 1)
     assert only_alert(engine).channel == "#other"
 
 
 def test_concurrent_enqueues_create_each_alert_once(engine: Engine, settings: EarshotSettings) -> None:
-    for _ in range(6):
-        add_mention(engine, "pl_negative")
+    for i in range(6):
+        add_mention(engine, "pl_negative", author=f"Klient {i}")
     results: list[dict[str, int]] = []
     errors: list[BaseException] = []
     start = threading.Barrier(3)
@@ -147,9 +153,11 @@ def test_polish_review_becomes_one_slack_message_once(
     assert (alert.slack_ts, alert.slack_channel_id) == (msg.ts, "C0ALERTS01") and alert.sent_at is not None
     assert msg.metadata == {"event_type": "earshot_alert", "event_payload": {"alert_id": alert.id}}
     assert msg.blocks[0]["text"]["text"] == "Low rating: Sklep Zielony"
-    assert msg.blocks[2]["text"]["text"] == review("pl_negative")["text"]
-    assert msg.blocks[3]["elements"][-1]["url"] == f"https://earshot.example.com/items/{mention_id}"
-    assert msg.text.startswith("Low rating: Sklep Zielony: rated 1★; sentiment negative (-0.91)")
+    assert msg.blocks[3]["text"]["text"] == review("pl_negative")["text"]
+    links = next(b for b in msg.blocks if b.get("block_id", "").startswith("earshot_links_"))
+    assert links["elements"][-1]["url"] == f"https://earshot.example.com/items/{mention_id}"
+    assert msg.text.startswith("Low rating: Sklep Zielony")
+    assert "rated 1★; sentiment negative (-0.91)" in msg.text
 
     again = run_alerts(engine, settings, sender)
     assert again["created"] == 0 and again["sent"] == 0
@@ -399,8 +407,8 @@ def test_token_never_reaches_logs_or_database(
 def test_concurrent_deliveries_post_each_alert_once(
     engine: Engine, settings: EarshotSettings, fake_slack: FakeSlack
 ) -> None:
-    for _ in range(6):
-        add_mention(engine)
+    for i in range(6):
+        add_mention(engine, author=f"Klient {i}")
     enqueue_alerts(engine, settings)
     results: list[dict[str, int]] = []
     start = threading.Barrier(3)
@@ -454,3 +462,131 @@ def test_alert_in_flight_in_another_run_is_not_taken_over(
     assert not any(counts.values())
     assert fake_slack.requests() == []
     assert only_alert(engine).attempts == 1
+
+
+# ------------------------------------------------------------------- threads, throttling, chat.update
+
+
+class _VirtualTime:
+    """A monotonic clock that sleeping advances, so throttling is measured without waiting."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def test_posts_to_one_channel_are_spaced_by_the_per_channel_interval(
+    engine: Engine, settings: EarshotSettings, fake_slack: FakeSlack
+) -> None:
+    for i in range(4):
+        add_mention(engine, external_id=f"spaced-{i}", author=f"Klient {i}")
+    enqueue_alerts(engine, settings)
+    vt = _VirtualTime()
+    counts = deliver_pending(engine, settings, SlackSender(settings), sleep=vt.sleep, monotonic=vt.monotonic)
+    assert counts["sent"] == 4 and counts["throttled"] == 3
+    assert sum(vt.sleeps) == pytest.approx(3 * settings.slack.per_channel_interval_seconds)
+    assert len(fake_slack.messages()) == 4
+
+
+def _thread_reply(engine: Engine, parent: Alert, key: str) -> int:
+    with Session(engine) as session:
+        child = Alert(
+            dedupe_key=key,
+            mention_id=parent.mention_id,
+            kind="edited",
+            channel=parent.channel,
+            parent_id=parent.id,
+            payload={
+                "version": 2,
+                "previous_version": 1,
+                "previous_text": "stary tekst",
+                "previous_rating": 1,
+            },
+            next_attempt_at=utcnow(),
+        )
+        session.add(child)
+        session.commit()
+        assert child.id is not None
+        return child.id
+
+
+def test_thread_reply_waits_for_its_parent_then_posts_into_its_thread(
+    engine: Engine, settings: EarshotSettings, fake_slack: FakeSlack
+) -> None:
+    add_mention(engine)
+    enqueue_alerts(engine, settings)
+    parent = only_alert(engine)
+    child_id = _thread_reply(engine, parent, "child:1")
+    fake_slack.fail_next("chat.postMessage", "ratelimited", retry_after=60)
+    deliver_pending(engine, settings, SlackSender(settings), sleep=Sleeps())
+    with Session(engine) as s:
+        child = s.get(Alert, child_id)
+        assert child is not None and child.status == AlertStatus.PENDING and child.attempts == 0
+
+    clock = Clock()
+    clock.advance(61)
+    deliver_pending(engine, settings, SlackSender(settings), clock=clock, sleep=Sleeps())
+    parent_row, child_row = alerts(engine)
+    assert parent_row.status == child_row.status == AlertStatus.SENT
+    reply = next(m for m in fake_slack.messages() if m.ts == child_row.slack_ts)
+    assert reply.params.get("thread_ts") == parent_row.slack_ts
+
+
+def test_crashed_thread_reply_is_found_in_the_thread_not_reposted(
+    engine: Engine, settings: EarshotSettings, fake_slack: FakeSlack
+) -> None:
+    add_mention(engine)
+    enqueue_alerts(engine, settings)
+    deliver_pending(engine, settings, SlackSender(settings), sleep=Sleeps())
+    parent = only_alert(engine)
+    child_id = _thread_reply(engine, parent, "child:2")
+    real_record = outbox._record_delivered
+
+    def crash(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("simulated crash after the thread reply was posted")
+
+    outbox._record_delivered = crash
+    try:
+        with pytest.raises(RuntimeError):
+            deliver_pending(engine, settings, SlackSender(settings), sleep=Sleeps())
+    finally:
+        outbox._record_delivered = real_record
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alerts SET next_attempt_at = created_at WHERE status = 'sending'"))
+    counts = deliver_pending(engine, settings, SlackSender(settings), sleep=Sleeps())
+    assert counts["recovered"] == 1 and counts["sent"] == 0
+    assert fake_slack.calls("conversations.replies") == 1
+    assert len(fake_slack.messages()) == 2
+    with Session(engine) as s:
+        child = s.get(Alert, child_id)
+        assert child is not None and child.status == AlertStatus.SENT
+
+
+def test_state_change_is_synced_with_chat_update_once(
+    engine: Engine, settings: EarshotSettings, fake_slack: FakeSlack
+) -> None:
+    add_mention(engine)
+    enqueue_alerts(engine, settings)
+    deliver_pending(engine, settings, SlackSender(settings), sleep=Sleeps())
+    alert = only_alert(engine)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "UPDATE alerts SET handled_at = sent_at, handled_by = 'U0AGENT01', handled_action = 'handled', "
+                "state_version = state_version + 1"
+            )
+        )
+    fake_slack.fail_next("chat.update", "ratelimited", retry_after=5)
+    assert outbox.sync_updates(engine, settings, SlackSender(settings))["updated"] == 0
+    assert outbox.sync_updates(engine, settings, SlackSender(settings))["updated"] == 1
+    assert outbox.sync_updates(engine, settings, SlackSender(settings))["updated"] == 0
+    msg = next(m for m in fake_slack.messages() if m.ts == alert.slack_ts)
+    shown = json.dumps(msg.blocks)
+    assert "Handled by" in shown and "<@U0AGENT01>" in shown
