@@ -32,6 +32,7 @@ from monitor.pipeline import (
     run_crawls,
     score_pending,
 )
+from monitor.slack_app import start_slack_app
 from monitor.source_health import SourceInfo, source_catalogue
 
 log = logging.getLogger(__name__)
@@ -134,8 +135,13 @@ def run_forever(settings: EarshotSettings, stop: threading.Event | None = None) 
     sched = build_scheduler(settings, engine, scorer)
     sched.start()
     log.info("earshot running: %s", ", ".join(f"{j.id} every {j.trigger}" for j in sched.get_jobs()))
+    slack_app = start_slack_app(settings, engine)
+    if slack_app is not None:
+        log.info("Slack interactivity (%s): %s", slack_app.mode, slack_app.address)
     stop.wait()
     sched.pause()  # no new submissions while the executors shut down (APScheduler would log errors)
+    if slack_app is not None:
+        slack_app.stop()
     sched.shutdown(wait=True)
     log.info("earshot stopped cleanly")
     return 0

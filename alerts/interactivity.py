@@ -1,0 +1,540 @@
+"""Slack interactivity: a signed HTTP endpoint, a durable inbox, and a worker that does the clicks' work.
+
+Slack posts every button click and modal submission to ``POST /slack/interactivity`` and shows the user
+an error unless the app answers within 3 seconds. Posting a reply on Google can take longer than that,
+so the endpoint does only what is cheap and must happen before the answer:
+
+1. reads the raw body (at most 1 MiB) and verifies Slack's signature over it (:mod:`alerts.signature`);
+2. stores the request as a :class:`~monitor.models.SlackRequest`. Its ``signature`` column is unique, so
+   a replayed request (same body, same timestamp, same signature) fails the insert and is answered 409:
+   within the 5-minute signature window the table is the replay guard; after it the timestamp check is;
+3. validates a reply modal's text (empty, too long for the source) and answers Slack's
+   ``response_action: errors`` so the agent can fix it in the still-open modal;
+4. hands the request id to :class:`InteractivityWorker` and answers 200 at once.
+
+The worker claims each stored request with a compare-and-set (``pending`` → ``processing``), so two
+workers (or a restart racing a live one) never run one request twice, calls :func:`alerts.actions.handle`
+and records ``done`` or ``failed`` with the reason. ``start()`` picks up requests a crash left
+``pending``: a click acknowledged to Slack is never lost. Requests that need Slack's 3-second trigger id
+(the Reply button opens a modal) go through a second thread, so a slow reply post never makes a modal
+miss its window.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Final
+from urllib.parse import parse_qs
+
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from sqlalchemy import delete, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+from starlette.concurrency import run_in_threadpool
+
+from alerts.action_ids import REPLY, REPLY_BLOCK, REPLY_MODAL
+from alerts.actions import (
+    ActionError,
+    ModalSender,
+    OnChanged,
+    handle,
+    modal_metadata,
+    reply_error,
+    reply_text,
+)
+from alerts.signature import SignatureError, verify_slack_signature
+from alerts.slack_sender import redact_token
+from monitor.config import EarshotSettings
+from monitor.db import session_scope
+from monitor.models import Alert, Mention, SlackRequest, utcnow
+from sentiment.embeddings import Embedder
+
+__all__ = [
+    "INTERACTIVITY_PATH",
+    "MAX_BODY_BYTES",
+    "Accepted",
+    "InteractivityError",
+    "InteractivityWorker",
+    "RequestStatus",
+    "accept_payload",
+    "bound_port",
+    "create_app",
+    "needs_trigger",
+    "serve",
+    "shutdown",
+]
+
+logger = logging.getLogger(__name__)
+
+INTERACTIVITY_PATH: Final = "/slack/interactivity"
+MAX_BODY_BYTES: Final = 1024 * 1024
+KEEP_REQUESTS: Final = timedelta(days=1)
+PURGE_EVERY_SECONDS: Final = 3600.0
+# A request still "processing" this long after it arrived belongs to a worker that died mid-action.
+INTERRUPTED_AFTER: Final = timedelta(minutes=10)
+NO_SECRET_MESSAGE: Final = (
+    "Slack interactivity is not configured: set EARSHOT_SLACK__SIGNING_SECRET to the Slack app's "
+    "signing secret (Basic Information > App Credentials) and restart Earshot."
+)
+
+
+class RequestStatus:
+    PENDING = "pending"
+    PROCESSING = "processing"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class InteractivityError(RuntimeError):
+    """The interactivity endpoint cannot run (e.g. its port is taken); the message says what to change."""
+
+
+class PayloadError(ValueError):
+    """A verified request whose body is not Slack's ``payload=<json object>``."""
+
+
+def needs_trigger(payload: dict[str, Any]) -> bool:
+    """True when the request opens a modal, which Slack allows only within 3 s of the click."""
+    actions = payload.get("actions")
+    return (
+        payload.get("type") == "block_actions"
+        and isinstance(actions, list)
+        and any(isinstance(a, dict) and a.get("action_id") == REPLY for a in actions)
+    )
+
+
+def parse_payload(body: bytes) -> dict[str, Any]:
+    """Slack's interactivity body: ``application/x-www-form-urlencoded`` with one ``payload`` JSON field."""
+    try:
+        fields = parse_qs(body.decode("utf-8"), strict_parsing=False, max_num_fields=20)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise PayloadError(f"body is not form-encoded UTF-8: {type(exc).__name__}") from None
+    raw = fields.get("payload")
+    if not raw:
+        raise PayloadError("body has no 'payload' field")
+    try:
+        payload = json.loads(raw[0])
+    except json.JSONDecodeError as exc:
+        raise PayloadError(f"payload is not JSON ({exc.msg})") from None
+    if not isinstance(payload, dict) or not isinstance(payload.get("type"), str):
+        raise PayloadError("payload is not a JSON object with a 'type'")
+    return payload
+
+
+# ------------------------------------------------------------------------------------------ the inbox
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """What to answer Slack: ``status`` (200, or 409 for a replay), an optional JSON ``body``, and the
+    stored request's id when the worker has something to do."""
+
+    status: int
+    body: dict[str, Any] | None
+    request_id: int | None
+
+
+def _validate_submission(engine: Engine, payload: dict[str, Any]) -> str | None:
+    """Why the reply modal's text cannot be posted, for the agent to fix in the modal; None when fine."""
+    view = payload.get("view")
+    if payload.get("type") != "view_submission" or not isinstance(view, dict):
+        return None
+    if view.get("callback_id") != REPLY_MODAL:
+        return None
+    try:
+        alert_id, _channel = modal_metadata(view)
+    except ActionError:
+        return "Earshot cannot tell which alert this reply is for; close this window and click Reply again."
+    with Session(engine) as session:
+        alert = session.get(Alert, alert_id)
+        mention = session.get(Mention, alert.mention_id) if alert and alert.mention_id is not None else None
+    if mention is None:
+        return "Earshot no longer has this alert's item; the reply cannot be posted."
+    return reply_error(reply_text(view), mention.source)
+
+
+def accept_payload(engine: Engine, signature: str, request_ts: int, payload: dict[str, Any]) -> Accepted:
+    """Store a verified request in the inbox (or refuse a replay) and say what to answer Slack.
+
+    Shared by the HTTP endpoint and Socket Mode (whose ``signature`` is ``socket:<envelope id>``).
+    """
+    stored = {k: v for k, v in payload.items() if k != "token"}  # Slack's deprecated verification token
+    problem = _validate_submission(engine, payload)
+    row = SlackRequest(
+        signature=signature,
+        request_ts=request_ts,
+        kind=str(payload.get("type"))[:64],
+        payload=stored,
+        status=RequestStatus.DONE if problem else RequestStatus.PENDING,
+        error=f"reply refused in the modal: {problem}" if problem else None,
+        processed_at=utcnow() if problem else None,
+    )
+    try:
+        with session_scope(engine) as session:
+            session.add(row)
+            session.flush()
+            request_id = row.id
+    except IntegrityError:
+        return Accepted(409, None, None)
+    if problem:
+        return Accepted(200, {"response_action": "errors", "errors": {REPLY_BLOCK: problem}}, None)
+    return Accepted(200, None, request_id)
+
+
+# ------------------------------------------------------------------------------------------ the endpoint
+
+
+class _TooLarge(Exception):
+    """The body is over :data:`MAX_BODY_BYTES`."""
+
+
+async def _read_capped(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise _TooLarge
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _TooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def create_app(
+    settings: EarshotSettings,
+    engine: Engine,
+    worker: InteractivityWorker,
+    *,
+    clock: Callable[[], float] = time.time,
+) -> FastAPI:
+    """The ASGI app: ``POST /slack/interactivity`` (signed Slack requests) and ``GET /healthz``."""
+    app = FastAPI(title="Earshot Slack interactivity", docs_url=None, redoc_url=None, openapi_url=None)
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, Any]:
+        """Liveness for a load balancer: the endpoint answers and the worker thread runs."""
+        secret = settings.slack.signing_secret
+        return {
+            "ok": worker.alive,
+            "worker": "running" if worker.alive else "stopped",
+            "signing_secret": bool(secret and secret.get_secret_value()),
+        }
+
+    @app.post(INTERACTIVITY_PATH)
+    async def interactivity(request: Request) -> Response:
+        remote = request.client.host if request.client else "?"
+        secret = settings.slack.signing_secret
+        if secret is None or not secret.get_secret_value():
+            logger.warning("Slack request from %s refused: %s", remote, NO_SECRET_MESSAGE)
+            return PlainTextResponse(NO_SECRET_MESSAGE, status_code=503)
+        try:
+            body = await _read_capped(request, MAX_BODY_BYTES)
+        except _TooLarge:
+            logger.warning("Slack request from %s refused: body over %d bytes", remote, MAX_BODY_BYTES)
+            return PlainTextResponse("request body too large", status_code=413)
+        timestamp = request.headers.get("x-slack-request-timestamp")
+        signature = request.headers.get("x-slack-signature")
+        try:
+            verify_slack_signature(secret.get_secret_value(), timestamp, signature, body, now=clock())
+        except SignatureError as exc:
+            logger.warning("Slack request from %s refused: %s", remote, exc)
+            return PlainTextResponse("invalid Slack signature", status_code=401)
+        assert timestamp is not None and signature is not None  # verified above
+        try:
+            payload = parse_payload(body)
+        except PayloadError as exc:
+            logger.warning("signed request from %s refused: %s", remote, exc)
+            return PlainTextResponse("malformed payload", status_code=400)
+        accepted = await run_in_threadpool(accept_payload, engine, signature, int(timestamp), payload)
+        if accepted.status == 409:
+            logger.warning("Slack request from %s refused: replay of an already received request", remote)
+            return PlainTextResponse("request already received", status_code=409)
+        if accepted.request_id is not None:
+            worker.submit(accepted.request_id, urgent=needs_trigger(payload))
+        if accepted.body is not None:
+            return JSONResponse(accepted.body)
+        return Response(status_code=200)
+
+    return app
+
+
+# ------------------------------------------------------------------------------------------ the worker
+
+
+class InteractivityWorker:
+    """Runs stored requests in the background: one thread in arrival order, one for modal openings.
+
+    ``embedder`` (optional) finds similar past replies for the modal and embeds items for the reply
+    library; without one, the modal shows no similar replies.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        settings: EarshotSettings,
+        sender: ModalSender,
+        on_changed: OnChanged,
+        *,
+        embedder: Embedder | None = None,
+        purge_every_seconds: float = PURGE_EVERY_SECONDS,
+    ) -> None:
+        self._engine = engine
+        self._settings = settings
+        self._sender = sender
+        self._on_changed = on_changed
+        self._embedder = embedder
+        self._purge_every = purge_every_seconds
+        self._queues: dict[bool, queue.Queue[int | None]] = {False: queue.Queue(), True: queue.Queue()}
+        self._threads: list[threading.Thread] = []
+        self._outstanding = 0
+        self._idle = threading.Condition()
+        self._stopping = threading.Event()
+        self._last_purge = 0.0
+
+    @property
+    def alive(self) -> bool:
+        return bool(self._threads) and all(t.is_alive() for t in self._threads)
+
+    def start(self) -> InteractivityWorker:
+        """Start the threads and queue every request a previous run left ``pending``."""
+        if self._threads:
+            return self
+        self._stopping.clear()
+        for urgent, name in ((False, "earshot-slack-worker"), (True, "earshot-slack-modals")):
+            thread = threading.Thread(target=self._run, args=(urgent,), name=name, daemon=True)
+            self._threads.append(thread)
+            thread.start()
+        self._fail_interrupted()
+        with Session(self._engine) as session:
+            left = session.exec(
+                select(SlackRequest)
+                .where(col(SlackRequest.status) == RequestStatus.PENDING)
+                .order_by(col(SlackRequest.id))
+            ).all()
+        for row in left:
+            assert row.id is not None
+            self.submit(row.id, urgent=needs_trigger(row.payload))
+        if left:
+            logger.info("resuming %d Slack request(s) left pending by an earlier run", len(left))
+        return self
+
+    def submit(self, request_id: int, *, urgent: bool = False) -> None:
+        """Queue a stored request; ``urgent`` ones (opening a modal) skip the line of slow replies."""
+        with self._idle:
+            self._outstanding += 1
+        self._queues[urgent].put(request_id)
+
+    def drain(self, timeout: float) -> bool:
+        """Wait until every queued request is processed; False when ``timeout`` passed first (tests)."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._outstanding == 0, timeout=timeout)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Let the threads finish the request in hand and end; queued ones stay ``pending`` in the database."""
+        self._stopping.set()
+        for q in self._queues.values():
+            q.put(None)
+        for thread in self._threads:
+            thread.join(timeout=timeout)
+        self._threads = []
+        for q in self._queues.values():  # a request queued after stop() is picked up by the next start()
+            while not q.empty():
+                q.get_nowait()
+        with self._idle:
+            self._outstanding = 0
+            self._idle.notify_all()
+
+    def _warm_up(self) -> None:
+        """Load the embedder's model now, so the first Reply click does not spend Slack's 3 s loading it."""
+        if self._embedder is None:
+            return
+        try:
+            self._embedder.embed(["query: warm-up"])
+        except (OSError, RuntimeError, ValueError) as exc:
+            logger.warning("the embedder failed to load (%s); reply modals will show no similar replies", exc)
+            self._embedder = None
+
+    def _run(self, urgent: bool) -> None:
+        q = self._queues[urgent]
+        if urgent:
+            self._warm_up()
+        while True:
+            if not urgent:
+                self._maybe_purge()
+            try:
+                request_id = q.get(timeout=min(self._purge_every, 60.0))
+            except queue.Empty:
+                continue
+            if request_id is None or self._stopping.is_set():
+                return
+            try:
+                self._process(request_id)
+            finally:
+                with self._idle:
+                    self._outstanding -= 1
+                    self._idle.notify_all()
+
+    def _claim(self, request_id: int) -> SlackRequest | None:
+        """pending → processing, once: the compare-and-set that keeps two workers off one request."""
+        stmt = (
+            update(SlackRequest)
+            .where(col(SlackRequest.id) == request_id, col(SlackRequest.status) == RequestStatus.PENDING)
+            .values(status=RequestStatus.PROCESSING)
+        )
+        with self._engine.begin() as conn:
+            if not conn.execute(stmt).rowcount:
+                return None
+        with Session(self._engine) as session:
+            return session.get(SlackRequest, request_id)
+
+    def _finish(self, request_id: int, status: str, error: str | None) -> None:
+        stmt = (
+            update(SlackRequest)
+            .where(col(SlackRequest.id) == request_id)
+            .values(status=status, error=error, processed_at=utcnow())
+        )
+        with self._engine.begin() as conn:
+            conn.execute(stmt)
+
+    def _process(self, request_id: int) -> None:
+        """Run one request; whatever happens is recorded on it, and the thread lives on."""
+        row = self._claim(request_id)
+        if row is None:
+            return  # done already, or another worker has it
+        token = self._settings.slack.bot_token
+        try:
+            handle(self._engine, self._settings, self._sender, row, self._on_changed, embedder=self._embedder)
+        except ActionError as exc:
+            reason = redact_token(str(exc), token)
+            logger.warning("Slack request %s (%s) failed: %s", request_id, row.kind, reason)
+            self._finish(request_id, RequestStatus.FAILED, reason)
+            return
+        except Exception as exc:  # the worker's boundary: record it, keep serving the next click
+            reason = redact_token(f"{type(exc).__name__}: {exc}", token)
+            logger.exception("Slack request %s (%s) crashed: %s", request_id, row.kind, reason)
+            self._finish(request_id, RequestStatus.FAILED, reason)
+            return
+        self._finish(request_id, RequestStatus.DONE, None)
+
+    def _fail_interrupted(self) -> None:
+        """Requests a dead worker left mid-action are failed, not re-run: the action may have happened."""
+        cutoff = utcnow() - INTERRUPTED_AFTER
+        stmt = (
+            update(SlackRequest)
+            .where(
+                col(SlackRequest.status) == RequestStatus.PROCESSING, col(SlackRequest.received_at) < cutoff
+            )
+            .values(
+                status=RequestStatus.FAILED,
+                error="interrupted: the worker stopped while handling it; not retried (it may have run)",
+                processed_at=utcnow(),
+            )
+        )
+        with self._engine.begin() as conn:
+            count = conn.execute(stmt).rowcount
+        if count:
+            logger.warning("%d Slack request(s) were interrupted mid-action and are marked failed", count)
+
+    def _maybe_purge(self) -> None:
+        now = time.monotonic()
+        if self._last_purge and now - self._last_purge < self._purge_every:
+            return
+        self._last_purge = now
+        self.purge(utcnow())
+
+    def purge(self, now: datetime) -> int:
+        """Delete finished requests older than a day: replays that old fail the 5-minute window anyway."""
+        stmt = delete(SlackRequest).where(
+            col(SlackRequest.received_at) < now - KEEP_REQUESTS,
+            col(SlackRequest.status).in_([RequestStatus.DONE, RequestStatus.FAILED]),
+        )
+        with self._engine.begin() as conn:
+            count = int(conn.execute(stmt).rowcount or 0)
+        if count:
+            logger.info("purged %d Slack request(s) older than %s", count, KEEP_REQUESTS)
+        return count
+
+
+# ------------------------------------------------------------------------------------------ serving
+
+
+def _run_server(server: uvicorn.Server, worker: InteractivityWorker) -> None:
+    """The server thread's body; uvicorn ends a failed start with ``sys.exit``, which ends only this thread."""
+    try:
+        server.run()
+    except SystemExit as exc:
+        logger.error("the Slack interactivity endpoint stopped (uvicorn exit code %s)", exc.code)
+    finally:
+        worker.stop()
+
+
+def serve(
+    settings: EarshotSettings,
+    engine: Engine,
+    sender: ModalSender,
+    on_changed: OnChanged,
+    *,
+    embedder: Embedder | None = None,
+    worker: InteractivityWorker | None = None,
+    startup_timeout: float = 10.0,
+) -> tuple[uvicorn.Server, threading.Thread]:
+    """Start the worker and the endpoint (uvicorn) in a background thread on interactivity_host/port.
+
+    Returns once the port is open. Stop with :func:`shutdown`; the worker stops with the server. A
+    ``worker`` built by the caller (to drain it in tests) is started here; else one is made.
+    Raises :class:`InteractivityError` when the server cannot start (port taken, bad address).
+    """
+    if settings.slack.signing_secret is None or not settings.slack.signing_secret.get_secret_value():
+        logger.warning(NO_SECRET_MESSAGE)
+    if worker is None:
+        worker = InteractivityWorker(engine, settings, sender, on_changed, embedder=embedder)
+    worker.start()
+    app = create_app(settings, engine, worker)
+    host, port = settings.slack.interactivity_host, settings.slack.interactivity_port
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="off")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(
+        target=_run_server, args=(server, worker), name="earshot-slack-interactivity", daemon=True
+    )
+    thread.start()
+    deadline = time.monotonic() + startup_timeout
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            server.should_exit = True
+            thread.join(timeout=5)
+            worker.stop()
+            raise InteractivityError(
+                f"the Slack interactivity endpoint could not listen on {host}:{port}; set "
+                "EARSHOT_SLACK__INTERACTIVITY_PORT to a free port (or stop what uses it)"
+            )
+        time.sleep(0.01)
+    logger.info(
+        "Slack interactivity endpoint on http://%s:%d%s", host, bound_port(server), INTERACTIVITY_PATH
+    )
+    return server, thread
+
+
+def bound_port(server: uvicorn.Server) -> int:
+    """The port the started server listens on (useful when it was configured as 0)."""
+    for srv in getattr(server, "servers", []):
+        for sock in srv.sockets:
+            return int(sock.getsockname()[1])
+    return int(server.config.port)
+
+
+def shutdown(server: uvicorn.Server, thread: threading.Thread, timeout: float = 10.0) -> None:
+    """Stop the endpoint started by :func:`serve` (and with it the worker)."""
+    server.should_exit = True
+    thread.join(timeout=timeout)

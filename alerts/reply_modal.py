@@ -1,0 +1,162 @@
+"""The "Reply" modal: the agent reads the item, edits the suggested reply and posts it from Slack.
+
+Slack rejects a whole view (``invalid_arguments``) when one field breaks a Block Kit limit, and the click's
+trigger id is gone three seconds later, so every piece here is cut to the documented limits up front: the
+title, submit and close labels (24 characters), the input's ``initial_value`` (never longer than its
+``max_length``), context texts (3,000) and ``private_metadata`` (3,000). Untrusted text (the review, past
+replies) is cleaned and escaped like alert messages (:mod:`alerts.escaping`) so it cannot ping or link.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Final
+
+from alerts.action_ids import REPLY_BLOCK, REPLY_INPUT, REPLY_MODAL
+from alerts.escaping import clean_text, plain_text
+from alerts.replies import reply_limit
+from alerts.reply_library import PastReply
+from alerts.slack_blocks import fit_escaped, truncate
+from alerts.source_replies import reply_supported
+from monitor.models import Alert
+
+__all__ = [
+    "INPUT_MAX_CHARS",
+    "MAX_SIMILAR",
+    "ModalLimits",
+    "reply_input_limit",
+    "reply_modal",
+    "source_label",
+]
+
+
+class ModalLimits:
+    """Documented limits of a modal view (characters unless stated)."""
+
+    TITLE = 24
+    SUBMIT = 24
+    CLOSE = 24
+    BLOCKS = 100
+    CALLBACK_ID = 255
+    PRIVATE_METADATA = 3000
+    INPUT_LABEL = 2000
+    INPUT_MAX_LENGTH = 3000
+    CONTEXT_TEXT = 3000
+
+
+INPUT_MAX_CHARS: Final = ModalLimits.INPUT_MAX_LENGTH
+MAX_SIMILAR: Final = 3
+EXCERPT_CHARS: Final = 300
+_PAST_REPLY_CHARS: Final = 300
+
+_SOURCE_LABELS: Final = {
+    "google_business": "Google Business Profile",
+    "google_places": "Google Places",
+    "trustpilot": "Trustpilot",
+    "allegro": "Allegro",
+    "ceneo": "Ceneo",
+    "reddit": "Reddit",
+    "mastodon": "Mastodon",
+    "bluesky": "Bluesky",
+    "hackernews": "Hacker News",
+    "youtube": "YouTube",
+    "rss": "RSS/Atom",
+}
+
+
+def source_label(source: str) -> str:
+    """A source's name for people ("Google Business Profile"); unknown sources show their id."""
+    return _SOURCE_LABELS.get(source, source)
+
+
+def reply_input_limit(source: str) -> int:
+    """The input's ``max_length``: the source's reply limit, but never above Slack's 3,000 for an input."""
+    limit = reply_limit(source)
+    return INPUT_MAX_CHARS if limit is None else max(1, min(INPUT_MAX_CHARS, limit))
+
+
+def _plain(text: str, limit: int) -> dict[str, Any]:
+    return {"type": "plain_text", "text": truncate(plain_text(text), limit), "emoji": False}
+
+
+def _mrkdwn(text: str) -> dict[str, Any]:
+    return {"type": "mrkdwn", "text": text, "verbatim": True}
+
+
+def _excerpt(text: str, chars: int) -> str:
+    """Untrusted text as inert mrkdwn, cut to ``chars`` characters before escaping."""
+    clean = clean_text(text)
+    return fit_escaped(clean, chars, ModalLimits.CONTEXT_TEXT - 100) if clean else "_(no text)_"
+
+
+def _destination(source: str) -> str:
+    if reply_supported(source):
+        return f"Posted to {source_label(source)}"
+    return "This source has no reply API: Earshot records it, post it yourself"
+
+
+def _similar_blocks(similar: list[PastReply]) -> list[dict[str, Any]]:
+    if not similar:
+        return []
+    blocks: list[dict[str, Any]] = [
+        {"type": "divider"},
+        {"type": "context", "elements": [_mrkdwn("*Similar past replies*")]},
+    ]
+    for past in similar[:MAX_SIMILAR]:
+        alike = f"{max(0.0, min(past.similarity, 1.0)):.0%} alike"
+        blocks.append(
+            {
+                "type": "context",
+                "elements": [_mrkdwn(f"{alike}: {_excerpt(past.text, _PAST_REPLY_CHARS)}")],
+            }
+        )
+    return blocks
+
+
+def reply_modal(alert: Alert, mention_text: str, source: str, similar: list[PastReply]) -> dict[str, Any]:
+    """The modal view for ``views.open``, prefilled with the alert's suggested reply.
+
+    ``private_metadata`` carries the alert id and the channel of its message, so the submission can be
+    handled (and a failure reported in that channel) without trusting anything else in the view.
+    """
+    if alert.id is None:
+        raise ValueError("reply_modal needs a stored alert (id is None)")
+    max_length = reply_input_limit(source)
+    metadata = json.dumps({"alert_id": alert.id, "channel_id": alert.slack_channel_id})
+    reply_input: dict[str, Any] = {
+        "type": "plain_text_input",
+        "action_id": REPLY_INPUT,
+        "multiline": True,
+        "min_length": 1,
+        "max_length": max_length,
+        "placeholder": _plain("Write the reply the customer will read", 150),
+    }
+    suggested = (alert.suggested_reply or "").strip()
+    if suggested:
+        # Slack refuses an initial_value longer than max_length; the input counts characters.
+        reply_input["initial_value"] = suggested[:max_length]
+    blocks: list[dict[str, Any]] = [
+        {
+            "type": "context",
+            "elements": [_mrkdwn(f"*{source_label(source)}* · {_excerpt(mention_text, EXCERPT_CHARS)}")],
+        },
+        {"type": "context", "elements": [_mrkdwn(_destination(source))]},
+        {
+            "type": "input",
+            "block_id": REPLY_BLOCK,
+            "label": _plain("Reply", ModalLimits.INPUT_LABEL),
+            "hint": _plain(f"At most {max_length} characters.", ModalLimits.INPUT_LABEL),
+            "element": reply_input,
+        },
+        *_similar_blocks(similar),
+    ]
+    return {
+        "type": "modal",
+        "callback_id": REPLY_MODAL,
+        "title": _plain("Reply", ModalLimits.TITLE),
+        "submit": _plain("Post reply", ModalLimits.SUBMIT),
+        "close": _plain("Cancel", ModalLimits.CLOSE),
+        "private_metadata": metadata,
+        "notify_on_close": False,
+        "blocks": blocks,
+    }
