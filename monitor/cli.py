@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from monitor.config import ConfigError, EarshotSettings, load_settings
 from monitor.db import DatabaseError, make_engine, redact_url, session_scope
@@ -152,6 +153,77 @@ def cmd_alerts_send(args: argparse.Namespace, settings: EarshotSettings) -> int:
     return 0
 
 
+def _preview_analyzer(settings: EarshotSettings) -> Any:
+    """The bundled model's analysis as plain dicts (what the scoring stage stores), for the preview."""
+    from monitor.pipeline import load_scorer
+    from sentiment.analysis import MentionText
+
+    analyzer = load_scorer(settings)
+
+    def analyze(views: Sequence[Any]) -> list[dict[str, Any]]:
+        items = [MentionText(text=v.text, rating=v.rating, reach=v.reach) for v in views]
+        return [a.to_dict() for a in analyzer.analyze(items)]
+
+    return analyze
+
+
+def cmd_alerts_preview(args: argparse.Namespace, settings: EarshotSettings) -> int:
+    """Print, per mention line, the exact chat.postMessage payload its alert would have."""
+    from alerts.preview import preview
+
+    analyze = None if args.no_score else _preview_analyzer(settings)
+    try:
+        handle = sys.stdin if args.file == "-" else open(args.file, encoding="utf-8", errors="replace")  # noqa: SIM115
+    except OSError as exc:
+        print(f"earshot: cannot read {args.file}: {exc.strerror}", file=sys.stderr)
+        return 2
+    errors = 0
+    with handle:
+        for out in preview(handle, settings, analyze):
+            errors += "error" in out
+            print(json.dumps(out, ensure_ascii=False, indent=2 if args.pretty else None), flush=True)
+    if errors:
+        print(f'earshot: {errors} line(s) could not be previewed (see their "error")', file=sys.stderr)
+    return 1 if errors else 0
+
+
+def cmd_slack_serve(args: argparse.Namespace, settings: EarshotSettings) -> int:
+    """Only the Slack interactivity endpoint (when `earshot run` runs elsewhere or for a first test)."""
+    import signal
+    import threading
+
+    from alerts.interactivity import InteractivityError
+    from monitor.slack_app import start_slack_app
+
+    if args.host:
+        settings = settings.model_copy(
+            update={"slack": settings.slack.model_copy(update={"interactivity_host": args.host})}
+        )
+    if args.port is not None:
+        settings = settings.model_copy(
+            update={"slack": settings.slack.model_copy(update={"interactivity_port": args.port})}
+        )
+    engine = make_engine(settings.effective_database_url)
+    try:
+        app = start_slack_app(settings, engine)
+    except InteractivityError as exc:
+        print(f"earshot: {exc}", file=sys.stderr)
+        return 2
+    if app is None:
+        print(
+            "earshot: set EARSHOT_SLACK__SIGNING_SECRET (HTTP) or EARSHOT_SLACK__APP_TOKEN (Socket Mode) first",
+            file=sys.stderr,
+        )
+        return 2
+    print(f"Slack interactivity ({app.mode}): {app.address} — Ctrl-C stops", flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with contextlib.suppress(KeyboardInterrupt):
+        stop.wait()
+    app.stop()
+    return 0
+
+
 def cmd_run(args: argparse.Namespace, settings: EarshotSettings) -> int:
     from monitor.scheduler import run_forever
 
@@ -226,8 +298,22 @@ def build_parser() -> argparse.ArgumentParser:
     a = sub.add_parser("alerts", help="alert outbox")
     asub = a.add_subparsers(dest="alerts_command", required=True)
     asub.add_parser("send", help="create due alerts and deliver them").set_defaults(func=cmd_alerts_send)
+    pv = asub.add_parser("preview", help="print the Slack payload an alert for each JSONL mention would post")
+    pv.add_argument(
+        "file", help='JSONL: {"id","source","text","author","rating","url","lang"} per line; - = stdin'
+    )
+    pv.add_argument("--no-score", action="store_true", help="skip the sentiment model (faster; no badges)")
+    pv.add_argument("--pretty", action="store_true", help="indent the JSON (default: one object per line)")
+    pv.set_defaults(func=cmd_alerts_preview)
 
     sub.add_parser("run", help="run all stages on a schedule until stopped").set_defaults(func=cmd_run)
+
+    sl = sub.add_parser("slack", help="Slack interactivity (buttons, reply modal)")
+    slsub = sl.add_subparsers(dest="slack_command", required=True)
+    serve = slsub.add_parser("serve", help="run only the interactivity endpoint (earshot run includes it)")
+    serve.add_argument("--host", help="bind address (default: slack.interactivity_host, 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default: slack.interactivity_port, 3000)")
+    serve.set_defaults(func=cmd_slack_serve)
 
     d = sub.add_parser("demo", help="crawl → score → alert once against bundled demo data")
     d.add_argument("--data-dir", help="keep the demo database here (default: a fresh temporary folder)")
