@@ -125,6 +125,14 @@ class DemoSite:
         """What it serves, for the demo's output: "12 reviews in 2 locations"."""
         raise NotImplementedError
 
+    def advance(self, now: datetime) -> int:
+        """Serve the data file's "later" items, timed relative to ``now``, so a second crawl finds news.
+
+        Returns how many items were added or changed; the demo's second act calls it once (a later call
+        adds nothing). A site without "later" data has nothing to add.
+        """
+        return 0
+
 
 def site_class(name: str) -> type[DemoSite]:
     """The DemoSite of source ``name`` (``monitor.demo_data.<name>.SITE``)."""
@@ -255,6 +263,20 @@ class DemoSource:
     def describe(self) -> dict[str, str]:
         """Per source, what is served: {"rss": "Google Alerts feed with 6 entries", ...}."""
         return {name: f"{site.label}: {site.describe()}" for name, site in self.sites.items()}
+
+    def advance(self, now: datetime | None = None) -> dict[str, int]:
+        """Move the demo on to its second act: every site serves its "later" items, timed before ``now``.
+
+        New reviews and posts, an edited review and a reply in a social thread appear, so the next crawl
+        has fresh activity to alert on. Returns, per site, how many items were added or changed (0 for a
+        site without later data, and for every site on a second call). ``now`` defaults to the clock.
+        """
+        moment = now if now is not None else datetime.now(UTC)
+        if moment.tzinfo is None:
+            raise ValueError("advance() needs an aware datetime (UTC), not a naive one")
+        changed = {name: site.advance(moment) for name, site in self.sites.items()}
+        logger.info("Demo sources advanced: %s", ", ".join(f"{k}={v}" for k, v in changed.items()))
+        return changed
 
     # -- dispatch ------------------------------------------------------------------------------------
 

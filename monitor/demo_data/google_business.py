@@ -1,7 +1,8 @@
 """Demo Google Business Profile API (v4): ``accounts.locations.reviews.list`` and ``get``.
 
 Paging with ``pageSize`` (at most 50) and ``pageToken``, ``orderBy`` as the API accepts it, and a bearer
-token check, with errors in Google's ``{"error": {...}}`` format. Data: google_business_reviews.json.
+token check, with errors in Google's ``{"error": {...}}`` format. Data: google_business_reviews.json; its
+"later" part (new reviews and edits) is served only after :meth:`GoogleBusinessSite.advance`.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import base64
 import binascii
 import json
 import re
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import SecretStr
@@ -49,6 +50,15 @@ def _update_time(review: dict[str, Any]) -> datetime:
     return datetime.fromisoformat(str(review.get("updateTime") or review["createTime"]))
 
 
+def _rfc3339(moment: datetime) -> str:
+    """An aware time as Google writes it: UTC, milliseconds, 'Z'."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def _minutes_before(now: datetime, entry: dict[str, Any]) -> str:
+    return _rfc3339(now - timedelta(minutes=float(entry["minutes_ago"])))
+
+
 class GoogleBusinessSite(DemoSite):
     name = "google_business"
     label = "Google Business Profile API"
@@ -65,6 +75,7 @@ class GoogleBusinessSite(DemoSite):
             self._shift_to_now()
         for reviews in self.locations.values():
             reviews.sort(key=_update_time, reverse=True)
+        self.advanced = False
 
     @property
     def location_ids(self) -> list[str]:
@@ -82,6 +93,46 @@ class GoogleBusinessSite(DemoSite):
     def describe(self) -> str:
         count = sum(len(r) for r in self.locations.values())
         return f"{count} reviews in {len(self.locations)} locations"
+
+    def advance(self, now: datetime) -> int:
+        """Add the "later" reviews and apply the "later" edits, timed before ``now``; once only.
+
+        Lists are rebuilt and swapped in, never changed in place, so a request being served meanwhile sees
+        the old or the new state, not a mix. Each location stays newest-edit first, as the spider's
+        incremental read (``orderBy=updateTime desc`` down to its watermark) needs.
+        """
+        later = self.data.get("later") or {}
+        if self.advanced or not later:
+            return 0
+        self.advanced = True
+        updated = {loc: list(reviews) for loc, reviews in self.locations.items()}
+        for entry in later.get("new_reviews", []):
+            location = self._known_location(entry)
+            review = {k: v for k, v in entry.items() if k not in ("location_id", "minutes_ago")}
+            review["createTime"] = review["updateTime"] = _minutes_before(now, entry)
+            updated[location].append(self._complete(review, location))
+        for entry in later.get("edits", []):
+            reviews = updated[self._known_location(entry)]
+            index = next((i for i, r in enumerate(reviews) if r["reviewId"] == entry["reviewId"]), None)
+            if index is None:
+                raise ValueError(f"demo data edits an unknown review {entry['reviewId']!r}")
+            # An edit keeps the review's createTime and any owner reply; Google moves updateTime.
+            reviews[index] = {
+                **reviews[index],
+                "comment": entry["comment"],
+                "starRating": entry["starRating"],
+                "updateTime": _minutes_before(now, entry),
+            }
+        for location, reviews in updated.items():
+            reviews.sort(key=_update_time, reverse=True)
+            self.locations[location] = reviews
+        return len(later.get("new_reviews", [])) + len(later.get("edits", []))
+
+    def _known_location(self, entry: dict[str, Any]) -> str:
+        location = str(entry["location_id"])
+        if location not in self.locations:
+            raise ValueError(f"demo data names an unknown location {location!r}")
+        return location
 
     # -- the API -------------------------------------------------------------------------------------
 

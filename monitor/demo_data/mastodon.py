@@ -7,14 +7,15 @@
   parameters plus ``offset``.
 
 Ids are snowflakes built from the creation time, so id order is time order, as on a real instance.
-Data: mastodon_statuses.json.
+Data: mastodon_statuses.json; its "later" statuses (a reply in a thread) appear after
+:meth:`MastodonSite.advance`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from html import unescape
 from typing import Any
 from urllib.parse import urlencode
@@ -66,7 +67,13 @@ class MastodonSite(DemoSite):
             for status in raw:
                 status["created_at"] += delta
         statuses = [self._status(s, i) for i, s in enumerate(raw)]
+        # "later" data names a status by its author and its created_at as written in the file.
+        self._ids = {
+            _data_key(d["account"]["username"], d["created_at"]): s["id"]
+            for d, s in zip(data["statuses"], statuses, strict=True)
+        }
         self.statuses = sorted(statuses, key=lambda s: int(s["id"]), reverse=True)
+        self.advanced = False
 
     def _account(self, account: dict[str, Any]) -> dict[str, Any]:
         username = account["username"]
@@ -133,6 +140,36 @@ class MastodonSite(DemoSite):
         tagged = sum(1 for s in self.statuses if _has_tag(s, HASHTAG))
         return f"{len(self.statuses)} statuses, {tagged} tagged #{HASHTAG}"
 
+    def advance(self, now: datetime) -> int:
+        """Post the "later" statuses, created ``minutes_ago`` before ``now``; once only.
+
+        A status with ``in_reply_to`` is a reply: it carries the parent's id and account id and mentions
+        its author, and the parent's ``replies_count`` goes up, as on a real instance. The list is rebuilt
+        and swapped in, newest first, so a request being served sees the old or the new state.
+        """
+        later = (self.data.get("later") or {}).get("statuses", [])
+        if self.advanced or not later:
+            return 0
+        self.advanced = True
+        by_id = {s["id"]: s for s in self.statuses}
+        for offset, entry in enumerate(later):
+            created = now.astimezone(UTC) - timedelta(minutes=float(entry["minutes_ago"]))
+            status = self._status(dict(entry, created_at=created), len(self._ids) + offset)
+            parent_ref = entry.get("in_reply_to")
+            if parent_ref:
+                parent_id = self._ids.get(_data_key(parent_ref["username"], parent_ref["created_at"]))
+                if parent_id is None:
+                    raise ValueError(f"demo data replies to an unknown status {parent_ref!r}")
+                parent = dict(by_id[parent_id], replies_count=by_id[parent_id]["replies_count"] + 1)
+                by_id[parent_id] = parent
+                author = parent["account"]
+                status["in_reply_to_id"] = parent["id"]
+                status["in_reply_to_account_id"] = author["id"]
+                status["mentions"] = [{k: author[k] for k in ("id", "username", "url", "acct")}]
+            by_id[status["id"]] = status
+        self.statuses = sorted(by_id.values(), key=lambda s: int(s["id"]), reverse=True)
+        return len(later)
+
     # -- the API -------------------------------------------------------------------------------------
 
     def _signed_in(self, request: DemoRequest) -> bool:
@@ -188,6 +225,10 @@ class MastodonSite(DemoSite):
             newer = urlencode({"limit": limit, "min_id": page[0]["id"]})
             headers.append(("Link", f'<{base}?{older}>; rel="next", <{base}?{newer}>; rel="prev"'))
         return Reply.json(page, headers=headers)
+
+
+def _data_key(username: str, created_at: str) -> tuple[str, datetime]:
+    return username, _parse(created_at)
 
 
 def _has_tag(status: dict[str, Any], tag: str) -> bool:
