@@ -2,7 +2,9 @@
 
 Stand-ins for Google Business Profile, Google Alerts (RSS), Hacker News, Ceneo and Mastodon are served
 on loopback (see :mod:`monitor.demo_source`), a fresh SQLite database is created, and crawl → score →
-alert run once over every demo source that has a spider; alerts go to the console unless --slack.
+alert run in three acts (first crawl; new activity; hours later) so every kind of alert appears once:
+negative, low rating, urgent (critical channel), keyword, cooldown / edit / thread / repeat follow-ups in
+threads, a storm and its end, SLA escalation. Alerts go to the console unless --slack.
 """
 
 from __future__ import annotations
@@ -10,24 +12,46 @@ from __future__ import annotations
 import tempfile
 import time
 from collections import Counter
+from datetime import datetime, timedelta
 from pathlib import Path
 
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from monitor.config import EarshotSettings
+from monitor.config import AlertSettings, EarshotSettings
 from monitor.db import make_engine
 from monitor.demo_source import DemoSource
-from monitor.models import Alert, Mention, SentimentScore
-from monitor.pipeline import load_scorer, run_alerts, run_crawls, score_pending
+from monitor.models import Alert, Mention, SentimentScore, utcnow
+from monitor.pipeline import TextScorer, load_scorer, run_alerts, run_crawls, score_pending
+
+DEMO_RULES = [
+    {"name": "urgent", "urgency": "elevated"},
+    {
+        "name": "returns",
+        "keywords": ["zwrot", "reklamacja", "refund", "return"],
+        "max_sentiment": -0.2,
+        "match": "all",
+        "channel": "#cs-returns",
+        "cooldown_minutes": 120,
+    },
+    {"name": "negative", "max_sentiment": -0.5, "max_stars": 2},
+]
+DEMO_CRITICAL_CHANNEL = "#cs-critical"
 
 
 def _demo_settings(
     settings: EarshotSettings, src: DemoSource, data_dir: Path, use_slack: bool
 ) -> EarshotSettings:
-    """The user's settings with the demo sources, a fresh database and (by default) console alerts."""
+    """The user's settings with the demo sources, a fresh database, (by default) console alerts, and,
+    unless the user configured their own, rules that show every kind of alert."""
     slack = settings.slack if use_slack else settings.slack.model_copy(update={"bot_token": None})
+    if slack.critical_channel is None:
+        slack = slack.model_copy(update={"critical_channel": DEMO_CRITICAL_CHANNEL})
+    alerts = settings.alerts
+    if not alerts.rules:
+        alerts = AlertSettings.model_validate({**alerts.model_dump(exclude={"rules"}), "rules": DEMO_RULES})
     return src.configure(settings).model_copy(
-        update={"data_dir": data_dir, "database_url": None, "slack": slack}
+        update={"data_dir": data_dir, "database_url": None, "slack": slack, "alerts": alerts}
     )
 
 
@@ -45,6 +69,7 @@ def _print_mentions(engine_url: str) -> None:
         rows = s.exec(
             select(Mention, SentimentScore)
             .join(SentimentScore, col(SentimentScore.mention_id) == col(Mention.id))
+            .where(col(SentimentScore.mention_version) == col(Mention.version))
             .order_by(col(SentimentScore.score))
         ).all()
         print(f"\n{'source':<17}{'stars':<6}{'lang':<6}{'sentiment':<20}text")
@@ -61,8 +86,44 @@ def _print_mentions(engine_url: str) -> None:
     engine.dispose()
 
 
+def _run_alerts(engine: Engine, cfg: EarshotSettings, label: str, clock: datetime | None = None) -> None:
+    report = run_alerts(engine, cfg, clock=(lambda: clock) if clock else None)
+    shown = {k: v for k, v in report.counts.items() if v}
+    where = "Slack" if cfg.slack.bot_token else "console (no Slack token set)"
+    print(f"alerts ({label}): {', '.join(f'{k}={v}' for k, v in shown.items()) or 'nothing new'} → {where}")
+
+
+def _crawl_and_score(cfg: EarshotSettings, spiders: list[str], engine: Engine, scorer: TextScorer) -> bool:
+    crawls = run_crawls(cfg, spiders, log_level="WARNING")
+    for r in crawls.reports:
+        name = r.stage.removeprefix("crawl:")
+        counts = ", ".join(f"{k}={v}" for k, v in r.counts.items() if v or k == "items_new")
+        print(f"crawl {name:<16} {counts}" + (f"  ERROR {r.error}" if r.error else ""))
+    t1 = time.monotonic()
+    scored = score_pending(engine, scorer, batch_size=cfg.sentiment.batch_size)
+    counts = ", ".join(f"{k}={v}" for k, v in scored.counts.items())
+    print(f"score:  {counts} ({time.monotonic() - t1:.1f} s)")
+    return crawls.failed
+
+
+def _print_alert_kinds(engine: Engine) -> None:
+    with Session(engine) as s:
+        rows = s.exec(select(Alert)).all()
+    kinds = Counter(a.kind for a in rows)
+    statuses = Counter(a.status for a in rows)
+    print("\nalerts by kind:   " + ", ".join(f"{k}={v}" for k, v in sorted(kinds.items())))
+    print("alerts by status: " + ", ".join(f"{k}={v}" for k, v in sorted(statuses.items())))
+    print("channels:         " + ", ".join(sorted({a.channel for a in rows})))
+
+
 def run_demo(settings: EarshotSettings, data_dir: str | None = None, use_slack: bool = False) -> int:
-    """Run the demo and print what each stage did, per source; returns a process exit code."""
+    """Run the demo in acts and print what each stage did; returns a process exit code.
+
+    Act 1 crawls the demo sources (reviews and posts of the past days); act 2 serves what happens next
+    (a burst of delivery complaints, an edited review, a repeat complaint, a reply in a Mastodon thread)
+    and crawls again; act 3 runs the alert stage as if 2 and 3 hours had passed with nobody answering
+    (SLA escalation, the storm subsiding).
+    """
     t0 = time.monotonic()
     base = Path(data_dir) if data_dir else Path(tempfile.mkdtemp(prefix="earshot-demo-"))
     with DemoSource() as src:
@@ -73,21 +134,23 @@ def run_demo(settings: EarshotSettings, data_dir: str | None = None, use_slack: 
             note = "" if name in spiders else "  (no spider installed yet: not crawled)"
             print(f"  {name:<16} {what}{note}")
         print(f"database: {cfg.effective_database_url}\n")
-        crawls = run_crawls(cfg, spiders, log_level="WARNING")
-        for r in crawls.reports:
-            name = r.stage.removeprefix("crawl:")
-            counts = ", ".join(f"{k}={v}" for k, v in r.counts.items())
-            print(f"crawl {name:<16} {counts}" + (f"  ERROR {r.error}" if r.error else ""))
-    engine = make_engine(cfg.effective_database_url)
-    t1 = time.monotonic()
-    scored = score_pending(engine, load_scorer(cfg), batch_size=cfg.sentiment.batch_size)
-    print(
-        f"score:  {', '.join(f'{k}={v}' for k, v in scored.counts.items())} ({time.monotonic() - t1:.1f} s)"
-    )
-    alerts = run_alerts(engine, cfg)
-    where = "Slack " + cfg.slack.default_channel if cfg.slack.bot_token else "console (no Slack token set)"
-    print(f"alerts: {', '.join(f'{k}={v}' for k, v in alerts.counts.items())} → {where}")
+        engine = make_engine(cfg.effective_database_url)
+        scorer = load_scorer(cfg)
+        print("== act 1: the first crawl ==")
+        failed = _crawl_and_score(cfg, spiders, engine, scorer)
+        _run_alerts(engine, cfg, "act 1")
+        print("\n== act 2: new activity (a courier breaks down; a review is edited; a thread reply) ==")
+        changed = src.advance()
+        print("served: " + ", ".join(f"{k}={v}" for k, v in changed.items() if v))
+        failed = _crawl_and_score(cfg, spiders, engine, scorer) or failed
+        _run_alerts(engine, cfg, "act 2")
+    now = utcnow()
+    print("\n== act 3: two hours later, nobody has answered ==")
+    _run_alerts(engine, cfg, "+2 h", now + timedelta(hours=2))
+    print("\n== act 3: three hours later, the complaints have stopped ==")
+    _run_alerts(engine, cfg, "+3 h", now + timedelta(hours=3))
     _print_mentions(cfg.effective_database_url)
+    _print_alert_kinds(engine)
     engine.dispose()
     print(f"\ndemo finished in {time.monotonic() - t0:.1f} s")
-    return 1 if crawls.failed else 0
+    return 1 if failed else 0

@@ -7,7 +7,7 @@ failure or a Slack outage shows up in the numbers instead of passing silently.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
@@ -185,12 +185,18 @@ def load_scorer(settings: EarshotSettings) -> TextScorer:
     return Analyzer.with_defaults(scorer, cfg.high_reach_threshold)
 
 
-def run_alerts(engine: Engine, settings: EarshotSettings) -> StageReport:
-    """Turn scored mentions into outbox rows, then deliver what is due (Slack or console)."""
+def run_alerts(
+    engine: Engine, settings: EarshotSettings, clock: Callable[[], datetime] | None = None
+) -> StageReport:
+    """Storms, rules and SLA into outbox rows, then deliver what is due (Slack or console).
+
+    ``clock`` replaces the wall clock (the demo uses it to show what happens hours later).
+    """
     from alerts.outbox import run_alerts as enqueue_and_deliver
     from alerts.slack_sender import make_sender
 
-    return StageReport("alerts", enqueue_and_deliver(engine, settings, make_sender(settings)))
+    extra = {"clock": clock} if clock is not None else {}
+    return StageReport("alerts", enqueue_and_deliver(engine, settings, make_sender(settings), **extra))
 
 
 class UnknownSourceError(ValueError):
