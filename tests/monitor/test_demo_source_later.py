@@ -28,7 +28,7 @@ from monitor.demo_source import DATA_DIR, DEFAULT_ACCESS_TOKEN, SITES, DemoReque
 from sentiment.language import detect_language
 from tests.spiders.conftest import crawl, mentions, revisions
 
-NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
+NOW = datetime.now(UTC).replace(microsecond=0)  # renewed before each test (the demo shifts to the real now)
 SHOP, PICKUP = "5730512841", "5730512842"  # the online shop (Poznań) and the pickup point (Warsaw)
 EDITED = "AbFvOqr6YdP1sNv8bKe3Gu0Tw9Hm4F"  # Piotr Kamiński's 2★ review about a refund, edited to 1★
 DELIVERY_WORDS = ("kurier", "paczk", "dostaw", "przesylk", "courier", "deliver", "parcel")
@@ -51,6 +51,13 @@ def _reviews(src: DemoSource, location: str) -> list[dict[str, Any]]:
 
 def _when(value: str) -> datetime:
     return datetime.fromisoformat(value)
+
+
+@pytest.fixture(autouse=True)
+def _now_is_now() -> None:
+    """The demo's act one ends 90 minutes before the real now, so "later" must be the real now too."""
+    global NOW
+    NOW = datetime.now(UTC).replace(microsecond=0)
 
 
 @pytest.fixture
