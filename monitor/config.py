@@ -556,6 +556,67 @@ class SourceHealthSettings(Section):
     )
 
 
+class DigestSettings(Section):
+    """The weekly digest for managers: when it is made, in which language, where it is posted."""
+
+    enabled: bool = Field(True, description="Make and post the digest on schedule in `earshot run`.")
+    weekday: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] = Field(
+        "mon", description="Day the digest of the previous ISO week is made."
+    )
+    time: str = Field("08:00", pattern=r"^\d{2}:\d{2}$", description="Local time (HH:MM) it is made.")
+    timezone: str = Field(
+        "Europe/Warsaw", description="IANA time zone of weekday/time and of the report's days."
+    )
+    language: Literal["pl", "en"] = Field(
+        "pl", description="Language of the digest (Slack summary, charts, report)."
+    )
+    channel: str | None = Field(
+        None, description="Slack channel for the digest; unset = slack.default_channel."
+    )
+    top_aspects: int = Field(
+        5, ge=1, le=20, description="Negative aspects listed, each with two example quotes."
+    )
+    top_urgent: int = Field(5, ge=1, le=50, description="Most urgent items listed with their status.")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {v!r}; use an IANA name such as Europe/Warsaw") from exc
+        return v
+
+
+class WebUser(Section):
+    """A person who may sign in to the web pages; the password is stored only as a hash."""
+
+    username: str = Field(min_length=1, max_length=64, description="Login name.")
+    password_hash: SecretStr = Field(
+        description="Hash from `earshot web hash-password` (scrypt); never the password itself."
+    )
+
+
+class WebSettings(Section):
+    """The web pages for agents and managers (inbox, item pages, digests)."""
+
+    host: str = Field(
+        "127.0.0.1", description="Address `earshot web` / `earshot run` binds the web pages to."
+    )
+    port: int = Field(8000, ge=0, le=65535, description="Port of the web pages.")
+    enabled: bool = Field(True, description="Serve the web pages inside `earshot run`.")
+    users: list[WebUser] = Field(default_factory=list, description="Users who may sign in ([[web.users]]).")
+    shared_token: SecretStr | None = Field(
+        None, description="A shared sign-in token for a start, instead of (or besides) users; env only."
+    )
+    session_secret: SecretStr | None = Field(
+        None,
+        description="Key that signs session cookies; unset = a random key kept in data_dir/web-session.key.",
+    )
+    session_hours: float = Field(12, gt=0, description="Hours a sign-in lasts.")
+    page_size: int = Field(50, ge=5, le=500, description="Mentions per inbox page.")
+
+
 class EarshotSettings(BaseSettings):
     """Everything configurable, with its default; see README 'Configuration'."""
 
@@ -574,6 +635,8 @@ class EarshotSettings(BaseSettings):
     sentiment: SentimentSettings = Field(default_factory=SentimentSettings)
     schedule: ScheduleSettings = Field(default_factory=ScheduleSettings)
     source_health: SourceHealthSettings = Field(default_factory=SourceHealthSettings)
+    digest: DigestSettings = Field(default_factory=DigestSettings)
+    web: WebSettings = Field(default_factory=WebSettings)
 
     @field_validator("data_dir")
     @classmethod
