@@ -339,6 +339,29 @@ class SlackSender:
         """``views.open``: show a modal; Slack accepts the trigger_id only within 3 s of the click."""
         self._call("views.open", None, lambda: self._client.views_open(trigger_id=trigger_id, view=view))
 
+    def upload_files(
+        self, channel: str, files: list[tuple[str, bytes]], initial_comment: str, title: str | None = None
+    ) -> None:
+        """Share ``files`` (name, bytes) in ``channel`` with ``initial_comment`` as one post (files upload v2).
+
+        Why v2: ``files.upload`` is retired; ``files_upload_v2`` gets an upload URL per file
+        (``files.getUploadURLExternal``), POSTs the bytes there, then shares them all at once
+        (``files.completeUploadExternal``), which wants a channel id, so ``#name`` is resolved first.
+        ``title`` (default: each file's name) is shown above every file. Not idempotent: a retry after a
+        transient error may share the files twice, so callers retry only on a person's request.
+        """
+        if not files:
+            raise ValueError("upload_files needs at least one file")
+        channel_id = self.resolve_channel_id(channel)
+        uploads = [{"file": content, "filename": name, "title": title or name} for name, content in files]
+        self._call(
+            "files.upload_v2",
+            channel,
+            lambda: self._client.files_upload_v2(
+                channel=channel_id, file_uploads=uploads, initial_comment=initial_comment
+            ),
+        )
+
     def find_in_thread(self, channel: str, thread_ts: str, alert_id: int) -> str | None:
         """The ts of a reply in thread ``thread_ts`` carrying ``alert_id`` in its metadata, if any.
 

@@ -18,7 +18,14 @@ It answers like Slack's documented Web API, as far as Earshot uses it:
 * ``views.open`` (recorded, see :meth:`FakeSlack.views`; ``expired_trigger_id`` for a trigger id
   registered with :meth:`FakeSlack.expire_trigger`); ``chat.postEphemeral`` (recorded, see
   :meth:`FakeSlack.ephemerals`);
-* bearer-token check on every call: ``not_authed`` without one, ``invalid_auth`` for a wrong one.
+* files upload v2, as ``WebClient.files_upload_v2`` drives it: ``files.getUploadURLExternal``
+  (``filename`` + ``length``; answers an ``upload_url`` on this server and a fresh ``file_id``), the raw
+  ``POST`` of the bytes to that URL (no token, as Slack's pre-signed URLs need none; a length other than
+  the announced one is refused with HTTP 400) and ``files.completeUploadExternal`` (``files`` JSON of
+  ``{"id", "title"}``, ``channel_id``, ``initial_comment``, ``thread_ts``): ``file_not_found`` for an id
+  not yet uploaded, ``channel_not_found`` / ``not_in_channel`` like ``chat.postMessage``; each completed
+  share is kept as an :class:`Upload` (see :meth:`FakeSlack.uploads`);
+* bearer-token check on every Web API call: ``not_authed`` without one, ``invalid_auth`` for a wrong one.
 
 Slack's other direction is here too: :meth:`FakeSlack.connect_app` names the app's interactivity URL and
 signing secret, then :meth:`FakeSlack.click` presses a button or picks a select option *found in a stored
@@ -62,6 +69,8 @@ __all__ = [
     "RecordedRequest",
     "ScriptedFailure",
     "StoredMessage",
+    "Upload",
+    "UploadedFile",
     "fake_slack_server",
     "interaction_body",
     "post_to_app",
@@ -76,6 +85,9 @@ APP_ID = "A0EARSHOT"
 VERIFICATION_TOKEN = "verification-token-do-not-store"
 BOT_USER_ID = "U0EARSHOT"
 BOT_ID = "B0EARSHOT"
+# Where the fake hands out upload URLs (files upload v2, step 2); outside /api/, and needing no token.
+UPLOAD_PATH = "/upload/v1/"
+UPLOAD_METHOD = "upload"  # the name upload POSTs are recorded (and can be failed) under
 
 
 @dataclass(frozen=True)
@@ -137,6 +149,27 @@ class Ephemeral:
 
 
 @dataclass
+class UploadedFile:
+    """A file announced with ``files.getUploadURLExternal``; ``content`` is set once its bytes arrive."""
+
+    id: str
+    filename: str
+    length: int
+    title: str | None = None
+    content: bytes | None = None
+
+
+@dataclass(frozen=True)
+class Upload:
+    """One ``files.completeUploadExternal``: the files shared, where, and the comment posted with them."""
+
+    channel: str | None  # channel id, None when the files were uploaded without sharing
+    initial_comment: str | None
+    thread_ts: str | None
+    files: list[UploadedFile]
+
+
+@dataclass
 class ScriptedFailure:
     """Answer the next ``times`` calls of ``method`` (``None`` = any) with this failure."""
 
@@ -158,6 +191,8 @@ class _State:
     views: list[OpenedView] = field(default_factory=list)
     expired_triggers: set[str] = field(default_factory=set)
     ephemerals: list[Ephemeral] = field(default_factory=list)
+    files: dict[str, UploadedFile] = field(default_factory=dict)
+    uploads: list[Upload] = field(default_factory=list)
     last_ts: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -214,7 +249,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         st = self.state
-        method = urlsplit(self.path).path.rsplit("/", 1)[-1]
+        path = urlsplit(self.path).path
+        if path.startswith(UPLOAD_PATH):
+            self._receive_upload(path.removeprefix(UPLOAD_PATH))
+            return
+        method = path.rsplit("/", 1)[-1]
         params = self._params()
         auth = self.headers.get("Authorization") or ""
         has_token = bool(auth) or "token" in params
@@ -237,6 +276,29 @@ class _Handler(BaseHTTPRequestHandler):
         if delay:
             time.sleep(delay)
         self._send(status, payload)
+
+    def _receive_upload(self, file_id: str) -> None:
+        """Step 2 of files upload v2: the raw bytes POSTed to the URL ``files.getUploadURLExternal`` gave."""
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        with self.state.lock:
+            self.state.requests.append(
+                RecordedRequest(
+                    UPLOAD_METHOD, {"file_id": file_id, "bytes": len(body)}, dict(self.headers), True
+                )
+            )
+            failure = self._take_failure(UPLOAD_METHOD)
+            announced = self.state.files.get(file_id)
+            if failure is None and announced is not None and announced.length == len(body):
+                announced.content = body
+        if failure is not None:
+            self._fail(failure)
+        elif announced is None:
+            self._send(404, "<html><body>unknown upload</body></html>")
+        elif announced.length != len(body):
+            self._send(400, "<html><body>length mismatch</body></html>")
+        else:
+            self._send(200, f"OK - {len(body)}")
 
     def _take_failure(self, method: str) -> ScriptedFailure | None:
         for f in self.state.failures:
@@ -270,6 +332,8 @@ class _Handler(BaseHTTPRequestHandler):
             "conversations.replies": self._replies,
             "views.open": self._views_open,
             "chat.postEphemeral": self._post_ephemeral,
+            "files.getUploadURLExternal": self._get_upload_url,
+            "files.completeUploadExternal": self._complete_upload,
         }
         handler = handlers.get(method)
         if handler is None:
@@ -434,6 +498,50 @@ class _Handler(BaseHTTPRequestHandler):
         )
         return {"ok": True, "message_ts": self.state.next_ts()}
 
+    def _get_upload_url(self, p: dict[str, Any]) -> dict[str, Any]:
+        filename = str(p.get("filename") or "")
+        try:
+            length = int(p.get("length") or 0)
+        except ValueError:
+            return {"ok": False, "error": "invalid_arguments"}
+        if not filename or length <= 0:
+            return {"ok": False, "error": "invalid_arguments"}
+        file_id = f"F{len(self.state.files) + 1:08d}"
+        self.state.files[file_id] = UploadedFile(file_id, filename, length)
+        address: Any = self.server.server_address  # (host, port) for the IPv4 server used here
+        host, port = address[0], address[1]
+        return {"ok": True, "upload_url": f"http://{host!s}:{port}{UPLOAD_PATH}{file_id}", "file_id": file_id}
+
+    def _complete_upload(self, p: dict[str, Any]) -> dict[str, Any]:
+        raw = p.get("files")
+        try:
+            entries = json.loads(raw) if isinstance(raw, str) else raw
+        except json.JSONDecodeError:
+            return {"ok": False, "error": "invalid_arguments"}
+        if not isinstance(entries, list) or not entries:
+            return {"ok": False, "error": "invalid_arguments"}
+        files: list[UploadedFile] = []
+        for entry in entries:
+            stored = self.state.files.get(str(entry.get("id"))) if isinstance(entry, dict) else None
+            if stored is None or stored.content is None:
+                return {"ok": False, "error": "file_not_found"}
+            stored.title = entry.get("title") or stored.filename
+            files.append(stored)
+        channel_id: str | None = None
+        if p.get("channel_id"):
+            channel_id = self._channel_id(str(p["channel_id"]))
+            if channel_id is None:
+                return {"ok": False, "error": "channel_not_found"}
+            if channel_id not in self.state.members:
+                return {"ok": False, "error": "not_in_channel"}
+        self.state.uploads.append(
+            Upload(channel_id, p.get("initial_comment"), p.get("thread_ts") or None, files)
+        )
+        return {
+            "ok": True,
+            "files": [{"id": f.id, "name": f.filename, "title": f.title, "size": f.length} for f in files],
+        }
+
 
 class FakeSlack:
     """A threaded fake Slack Web API on an ephemeral loopback port; use as a context manager."""
@@ -561,6 +669,12 @@ class FakeSlack:
         """``chat.postEphemeral`` messages (for ``user`` only when given), oldest first."""
         with self._state.lock:
             return [e for e in self._state.ephemerals if user is None or e.user == user]
+
+    def uploads(self, channel: str | None = None) -> list[Upload]:
+        """Completed files-upload-v2 shares (into ``channel`` only when given: ``#name`` or id), oldest first."""
+        with self._state.lock:
+            cid = None if channel is None else (self._state.channels.get(channel.lstrip("#")) or channel)
+            return [u for u in self._state.uploads if cid is None or u.channel == cid]
 
     def inject_message(
         self, channel: str, text: str, metadata: dict[str, Any] | None = None
