@@ -42,7 +42,7 @@ from alerts.replies import reply_length, reply_limit, reply_unit
 from alerts.reply_library import record_reply, similar_replies
 from alerts.reply_modal import reply_modal, source_label
 from alerts.slack_sender import SlackError, SlackPermanentError, redact_token
-from alerts.source_replies import post_source_reply
+from alerts.source_replies import ReplyOutcome, post_source_reply
 from monitor.config import EarshotSettings
 from monitor.corrections import CorrectionError, record_correction
 from monitor.db import write_session
@@ -63,6 +63,7 @@ __all__ = [
     "reopen",
     "reply_error",
     "reply_text",
+    "reply_to_item",
     "submit_reply",
 ]
 
@@ -230,8 +231,11 @@ def assign(engine: Engine, alert_id: int, assignee: str | None, user: str, now: 
     )
 
 
-def correct_sentiment(engine: Engine, alert_id: int, label: str, user: str) -> bool:
-    """Record the agent's sentiment label for the alerted item (training data) and show it on the alert."""
+def correct_sentiment(engine: Engine, alert_id: int, label: str, user: str, *, via: str = "slack") -> bool:
+    """Record the agent's sentiment label for the alerted item (training data) and show it on the alert.
+
+    ``via`` says where the correction came from (``slack``, ``web``) in the training data.
+    """
     if label not in SENTIMENT_LABELS:
         raise ActionError(f"{label!r} is not a sentiment label ({', '.join(SENTIMENT_LABELS)})")
     with write_session(engine) as session:
@@ -243,7 +247,7 @@ def correct_sentiment(engine: Engine, alert_id: int, label: str, user: str) -> b
         if alert.corrected_label == label:
             return False
         try:
-            record_correction(session, alert.mention_id, label, corrected_by=user, via="slack")
+            record_correction(session, alert.mention_id, label, corrected_by=user, via=via)
         except CorrectionError as exc:
             raise ActionError(f"alert {alert_id}: {exc}") from exc
         session.exec(
@@ -321,6 +325,68 @@ def open_reply_modal(
         raise ActionError(f"could not open the reply modal for alert {alert_id}: {exc}") from exc
 
 
+def reply_to_item(
+    engine: Engine,
+    settings: EarshotSettings,
+    *,
+    alert_id: int | None,
+    mention_id: int,
+    text: str,
+    user: str,
+    via: str,
+    now: datetime,
+    embedder: Embedder | None = None,
+) -> ReplyOutcome:
+    """Post ``text`` on the item's source, record it, and mark the alert (if any) handled ("replied").
+
+    Shared by the Slack reply modal and the web item page, so both post, record and hand over the same
+    way. The reply is recorded whatever the source answers (``failed`` with the reason when it refused);
+    the alert changes only when the reply was posted or recorded. Raises :class:`ActionError` when the
+    text cannot be sent at all (empty, over the source's limit) or the item/alert does not exist.
+    """
+    with Session(engine) as session:
+        mention = session.get(Mention, mention_id)
+        if mention is None:
+            raise ActionError(f"mention {mention_id} does not exist; there is nothing to reply to")
+        row = session.get(TargetRow, mention.target_id) if mention.target_id is not None else None
+        target = row.name if row is not None else None
+        if alert_id is not None:
+            alert = session.get(Alert, alert_id)
+            if alert is None or alert.mention_id != mention_id:
+                raise ActionError(f"alert {alert_id} is not an alert about mention {mention_id}")
+            target = target or alert.target
+    problem = reply_error(text, mention.source)
+    if problem is not None:
+        raise ActionError(f"mention {mention_id}: reply not posted: {problem}")
+    outcome = post_source_reply(settings, mention_view(mention, target), mention.raw, text)
+    with write_session(engine) as session:
+        record_reply(
+            session,
+            mention_id=mention_id,
+            alert_id=alert_id,
+            text=text,
+            author=user,
+            via=via,
+            status=outcome.status,
+            error=outcome.detail if outcome.status == "failed" else None,
+            lang=mention.lang,
+            item_text=mention.text,
+            embedder=embedder,
+        )
+        if outcome.status != "failed" and alert_id is not None:
+            session.exec(
+                update(Alert)
+                .where(col(Alert.id) == alert_id)
+                .values(
+                    handled_at=now,
+                    handled_by=user[:200],
+                    handled_action=REPLIED,
+                    state_version=col(Alert.state_version) + 1,
+                )
+            )
+    return outcome
+
+
 def submit_reply(
     engine: Engine,
     settings: EarshotSettings,
@@ -339,37 +405,22 @@ def submit_reply(
     alert_id, channel_id = modal_metadata(view)
     text = reply_text(view)
     with Session(engine) as session:
-        alert, mention, target = _load_item(session, alert_id)
+        alert, mention, _target = _load_item(session, alert_id)
     problem = reply_error(text, mention.source)
     if problem is not None or text is None:
         raise ActionError(f"alert {alert_id}: reply not posted: {problem}")
-    outcome = post_source_reply(settings, mention_view(mention, target), mention.raw, text)
     assert mention.id is not None
-    with write_session(engine) as session:
-        record_reply(
-            session,
-            mention_id=mention.id,
-            alert_id=alert_id,
-            text=text,
-            author=user,
-            via="slack",
-            status=outcome.status,
-            error=outcome.detail if outcome.status == "failed" else None,
-            lang=mention.lang,
-            item_text=mention.text,
-            embedder=embedder,
-        )
-        if outcome.status != "failed":
-            session.exec(
-                update(Alert)
-                .where(col(Alert.id) == alert_id)
-                .values(
-                    handled_at=now,
-                    handled_by=user[:200],
-                    handled_action=REPLIED,
-                    state_version=col(Alert.state_version) + 1,
-                )
-            )
+    outcome = reply_to_item(
+        engine,
+        settings,
+        alert_id=alert_id,
+        mention_id=mention.id,
+        text=text,
+        user=user,
+        via="slack",
+        now=now,
+        embedder=embedder,
+    )
     if outcome.status == "failed":
         tell_user(
             settings,

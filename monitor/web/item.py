@@ -1,0 +1,195 @@
+"""Everything the item page shows about one mention, read in one session.
+
+Why a module: the page needs the mention, its target, the current score, its alerts (the one the
+buttons act on and the follow-ups in its thread), earlier versions, replies sent and corrections, and
+the suggested reply; gathering that here keeps the route a few lines and the template free of queries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, or_, select
+
+from alerts.enqueue import mention_view, score_view
+from alerts.replies import reply_limit, reply_unit, suggest_reply
+from alerts.reply_modal import source_label
+from alerts.source_replies import reply_supported
+from monitor.config import EarshotSettings, ReplySettings
+from monitor.models import (
+    Alert,
+    Mention,
+    MentionRevision,
+    ReplyRecord,
+    SentimentCorrection,
+    SentimentScore,
+    TargetRow,
+)
+from monitor.web.queries import aware
+
+__all__ = ["HistoryEntry", "ItemView", "load_item", "safe_url"]
+
+
+def safe_url(url: str | None) -> str | None:
+    """``url`` when it is an http(s) link with a host, else None (a ``javascript:`` link is never shown)."""
+    if not url:
+        return None
+    try:
+        parts = urlsplit(url.strip())
+    except ValueError:
+        return None
+    return url.strip() if parts.scheme.lower() in ("http", "https") and parts.netloc else None
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One event in the item's thread history, oldest first."""
+
+    when: datetime | None
+    kind: str  # "version", "alert", "reply", "correction", "handled"
+    title: str
+    text: str = ""
+
+
+@dataclass(frozen=True)
+class ItemView:
+    mention: Mention
+    target: str | None
+    score: SentimentScore | None
+    alert: Alert | None  # the newest top-level alert: what the buttons act on
+    history: list[HistoryEntry]
+    suggested_reply: str
+    reply_limit: int | None
+    reply_unit: str
+    reply_posts: bool  # the source takes replies through its API
+    reply_button: str
+    source_url: str | None
+
+    @property
+    def id(self) -> int:
+        assert self.mention.id is not None
+        return self.mention.id
+
+    @property
+    def aspects(self) -> list[dict[str, Any]]:
+        raw = self.score.aspects if self.score is not None else []
+        return [a for a in raw if isinstance(a, dict) and a.get("aspect")]
+
+    @property
+    def urgency_reasons(self) -> list[dict[str, Any]]:
+        raw = self.score.urgency_reasons if self.score is not None else []
+        return [r for r in raw if isinstance(r, dict) and r.get("code")]
+
+
+def _reply_settings(settings: EarshotSettings, target: str | None) -> ReplySettings:
+    return next((t.reply for t in settings.targets if t.name == target), ReplySettings())
+
+
+def _history(
+    session: Session, mention: Mention, alert_ids: list[int], alerts: list[Alert]
+) -> list[HistoryEntry]:
+    """Earlier versions, every alert (incl. follow-ups), replies and corrections, oldest first."""
+    entries: list[HistoryEntry] = []
+    revisions = session.exec(
+        select(MentionRevision)
+        .where(MentionRevision.mention_id == mention.id)
+        .order_by(col(MentionRevision.version))
+    ).all()
+    for rev in revisions:
+        stars = f", {rev.rating:g}★" if rev.rating is not None else ""
+        entries.append(
+            HistoryEntry(
+                rev.updated_at or rev.recorded_at, "version", f"Version {rev.version}{stars}", rev.text
+            )
+        )
+    for alert in alerts:
+        kind = alert.kind.replace("_", " ")
+        parent = f", follow-up to alert #{alert.parent_id}" if alert.parent_id else ""
+        title = f"Alert #{alert.id}: {kind} ({alert.severity}{parent}) to {alert.channel}"
+        entries.append(HistoryEntry(alert.sent_at or alert.created_at, "alert", title, alert.reason))
+        if alert.escalated_at is not None:
+            entries.append(
+                HistoryEntry(alert.escalated_at, "alert", f"Alert #{alert.id} escalated (SLA passed)")
+            )
+        if alert.handled_at is not None:
+            how = alert.handled_action or "handled"
+            entries.append(
+                HistoryEntry(alert.handled_at, "handled", f"Alert #{alert.id} {how} by {alert.handled_by}")
+            )
+    replies = session.exec(
+        select(ReplyRecord)
+        .where(
+            or_(
+                col(ReplyRecord.mention_id) == mention.id,
+                col(ReplyRecord.alert_id).in_(alert_ids or [-1]),
+            )
+        )
+        .order_by(col(ReplyRecord.id))
+    ).all()
+    for reply in replies:
+        error = f" ({reply.error})" if reply.error else ""
+        title = f"Reply by {reply.author} via {reply.via}: {reply.status}{error}"
+        entries.append(HistoryEntry(reply.created_at, "reply", title, reply.text))
+    corrections = session.exec(
+        select(SentimentCorrection)
+        .where(SentimentCorrection.mention_id == mention.id)
+        .order_by(col(SentimentCorrection.id))
+    ).all()
+    for c in corrections:
+        title = f"Sentiment corrected to {c.label} (was {c.previous_label or 'unscored'}) by {c.corrected_by}"
+        entries.append(HistoryEntry(c.created_at, "correction", title))
+    if mention.reply_text:
+        entries.append(HistoryEntry(None, "reply", "Reply shown on the source", mention.reply_text))
+    return sorted(entries, key=lambda e: aware(e.when).timestamp() if e.when else float("inf"))
+
+
+def load_item(engine: Engine, settings: EarshotSettings, mention_id: int) -> ItemView | None:
+    """The item page's data, or None when there is no such mention."""
+    with Session(engine) as session:
+        mention = session.get(Mention, mention_id)
+        if mention is None:
+            return None
+        row = session.get(TargetRow, mention.target_id) if mention.target_id is not None else None
+        target = row.name if row is not None else None
+        score = session.exec(
+            select(SentimentScore)
+            .where(SentimentScore.mention_id == mention_id, SentimentScore.mention_version == mention.version)
+            .order_by(col(SentimentScore.id).desc())
+        ).first()
+        alerts = list(
+            session.exec(select(Alert).where(Alert.mention_id == mention_id).order_by(col(Alert.id))).all()
+        )
+        top = [a for a in alerts if a.parent_id is None]
+        alert = top[-1] if top else None
+        alert_ids = [a.id for a in alerts if a.id is not None]
+        history = _history(session, mention, alert_ids, alerts)
+        session.expunge_all()
+    target = target or (alert.target if alert else None)
+    if alert is not None and alert.suggested_reply:
+        suggestion = alert.suggested_reply
+    else:
+        suggestion = suggest_reply(
+            mention_view(mention, target),
+            score_view(score) if score is not None else None,
+            _reply_settings(settings, target),
+            severity=alert.severity if alert is not None else "negative",
+            brand=target,
+        ).text
+    posts = reply_supported(mention.source)
+    return ItemView(
+        mention=mention,
+        target=target,
+        score=score,
+        alert=alert,
+        history=history,
+        suggested_reply=suggestion,
+        reply_limit=reply_limit(mention.source),
+        reply_unit=reply_unit(mention.source),
+        reply_posts=posts,
+        reply_button=f"Post reply on {source_label(mention.source)}" if posts else "Record reply",
+        source_url=safe_url(mention.url),
+    )
