@@ -187,6 +187,85 @@ def cmd_alerts_preview(args: argparse.Namespace, settings: EarshotSettings) -> i
     return 1 if errors else 0
 
 
+def cmd_digest(args: argparse.Namespace, settings: EarshotSettings) -> int:
+    """Make the weekly digest now: numbers, charts, HTML report; posted to Slack unless --no-slack."""
+    from alerts.slack_sender import make_sender
+    from monitor.digest import DigestError, last_full_week, parse_week, run_digest
+
+    tz = settings.digest.timezone
+    if args.language:
+        settings = settings.model_copy(
+            update={"digest": settings.digest.model_copy(update={"language": args.language})}
+        )
+    try:
+        week = parse_week(args.week, tz) if args.week else last_full_week(datetime.now(UTC), tz)
+    except DigestError as exc:
+        print(f"earshot: {exc}", file=sys.stderr)
+        return 2
+    engine = make_engine(settings.effective_database_url)
+    sender = None if args.no_slack else make_sender(settings)
+    try:
+        results = run_digest(engine, settings, week=week, targets=args.target or None, sender=sender)
+    except DigestError as exc:
+        print(f"earshot: {exc}", file=sys.stderr)
+        return 2
+    for result in results:
+        where = "posted to Slack" if result.posted else f"not posted: {result.error}" if result.error else ""
+        print(f"{result.target} {week.iso}: {result.path}" + (f" ({where})" if where else ""))
+    if not results:
+        print(f"earshot: no targets for a digest ({week.iso}); configure [[targets]]", file=sys.stderr)
+        return 1
+    return 1 if any(r.error for r in results) else 0
+
+
+def _with_web_address(settings: EarshotSettings, host: str | None, port: int | None) -> EarshotSettings:
+    web = settings.web.model_copy(update={k: v for k, v in (("host", host), ("port", port)) if v is not None})
+    return settings.model_copy(update={"web": web})
+
+
+def cmd_web(args: argparse.Namespace, settings: EarshotSettings) -> int:
+    """Serve the web pages (inbox, item pages, digests) until Ctrl-C."""
+    import signal
+    import threading
+
+    from monitor.web.app import WebConfigError, serve_web, shutdown_web
+
+    settings = _with_web_address(settings, args.host, args.port)
+    engine = make_engine(settings.effective_database_url)
+    try:
+        server, thread = serve_web(settings, engine)
+    except WebConfigError as exc:
+        print(f"earshot: {exc}", file=sys.stderr)
+        return 2
+    print(f"Earshot web pages on http://{settings.web.host}:{settings.web.port}/ — Ctrl-C stops", flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with contextlib.suppress(KeyboardInterrupt):
+        stop.wait()
+    shutdown_web(server, thread)
+    return 0
+
+
+def cmd_web_hash_password(args: argparse.Namespace, settings: EarshotSettings) -> int:
+    """Read a password (twice, not echoed) and print its hash for [[web.users]] password_hash."""
+    import getpass
+
+    from monitor.web.auth import hash_password
+
+    if sys.stdin.isatty():
+        first = getpass.getpass("password: ")
+        if first != getpass.getpass("again: "):
+            print("earshot: the passwords differ", file=sys.stderr)
+            return 2
+    else:
+        first = sys.stdin.readline().rstrip("\n")
+    if len(first) < 8:
+        print("earshot: use at least 8 characters", file=sys.stderr)
+        return 2
+    print(hash_password(first))
+    return 0
+
+
 def cmd_slack_serve(args: argparse.Namespace, settings: EarshotSettings) -> int:
     """Only the Slack interactivity endpoint (when `earshot run` runs elsewhere or for a first test)."""
     import signal
@@ -307,6 +386,22 @@ def build_parser() -> argparse.ArgumentParser:
     pv.set_defaults(func=cmd_alerts_preview)
 
     sub.add_parser("run", help="run all stages on a schedule until stopped").set_defaults(func=cmd_run)
+
+    dg = sub.add_parser("digest", help="make the weekly digest now (default: last full ISO week)")
+    dg.add_argument("--week", help="ISO week, e.g. 2026-W47 (default: the last full week)")
+    dg.add_argument("--target", action="append", help="only this target (repeatable; default: all)")
+    dg.add_argument("--language", choices=["pl", "en"], help="override digest.language")
+    dg.add_argument("--no-slack", action="store_true", help="write the report only, do not post to Slack")
+    dg.set_defaults(func=cmd_digest)
+
+    web = sub.add_parser("web", help="serve the web pages (inbox, item pages, digests)")
+    web.add_argument("--host", help="bind address (default: web.host, 127.0.0.1)")
+    web.add_argument("--port", type=int, help="port (default: web.port, 8000)")
+    web.set_defaults(func=cmd_web)
+    websub = web.add_subparsers(dest="web_command")
+    websub.add_parser("hash-password", help="print a password hash for [[web.users]]").set_defaults(
+        func=cmd_web_hash_password
+    )
 
     sl = sub.add_parser("slack", help="Slack interactivity (buttons, reply modal)")
     slsub = sl.add_subparsers(dest="slack_command", required=True)

@@ -15,6 +15,7 @@ import threading
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from types import FrameType
+from typing import Any
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -102,6 +103,20 @@ def build_scheduler(
         ),
         ("alerts", cfg.alerts_minutes, lambda: run_alerts(engine, settings)),
     ]
+    if settings.digest.enabled:
+        hour, minute = (int(x) for x in settings.digest.time.split(":"))
+        sched.add_job(
+            _guarded("digest", engine, _digest_job(settings, engine)),
+            "cron",
+            day_of_week=settings.digest.weekday,
+            hour=hour,
+            minute=minute,
+            timezone=settings.digest.timezone,
+            id="digest",
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=6 * 3600,  # a service restarted at 09:00 still sends Monday's digest
+        )
     for i, (name, minutes, fn) in enumerate([*stage_jobs, *crawl_jobs(settings, catalogue)]):
         is_crawl = name.startswith("crawl:")
         sched.add_job(
@@ -117,6 +132,31 @@ def build_scheduler(
             misfire_grace_time=max(1, int(minutes * 60)),
         )
     return sched
+
+
+def _start_web(settings: EarshotSettings, engine: Engine) -> tuple[Any, threading.Thread] | None:
+    """The web pages beside the scheduler, when enabled and sign-in is configured (else logged, not fatal)."""
+    if not settings.web.enabled:
+        return None
+    from monitor.web.app import WebConfigError, serve_web
+
+    try:
+        server, thread = serve_web(settings, engine)
+    except WebConfigError as exc:
+        log.warning("web pages not started: %s", exc)
+        return None
+    log.info("web pages on http://%s:%s/", settings.web.host, settings.web.port)
+    return server, thread
+
+
+def _digest_job(settings: EarshotSettings, engine: Engine) -> Callable[[], object]:
+    def job() -> object:
+        from alerts.slack_sender import make_sender
+        from monitor.digest import run_digest
+
+        return run_digest(engine, settings, sender=make_sender(settings))
+
+    return job
 
 
 def run_forever(settings: EarshotSettings, stop: threading.Event | None = None) -> int:
@@ -138,10 +178,15 @@ def run_forever(settings: EarshotSettings, stop: threading.Event | None = None) 
     slack_app = start_slack_app(settings, engine)
     if slack_app is not None:
         log.info("Slack interactivity (%s): %s", slack_app.mode, slack_app.address)
+    web = _start_web(settings, engine)
     stop.wait()
     sched.pause()  # no new submissions while the executors shut down (APScheduler would log errors)
     if slack_app is not None:
         slack_app.stop()
+    if web is not None:
+        from monitor.web.app import shutdown_web
+
+        shutdown_web(*web)
     sched.shutdown(wait=True)
     log.info("earshot stopped cleanly")
     return 0

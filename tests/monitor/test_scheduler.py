@@ -53,7 +53,10 @@ def test_one_crawl_job_per_source_with_work_on_its_own_interval(
     sched = build_scheduler(settings, sqlite_engine, scorer)
     jobs = {job.id: job for job in sched.get_jobs()}
     # google_business has no token and ceneo etc. no target: no job, and no crawl process started for them.
-    assert set(jobs) == {"score", "alerts", "crawl:google_places", "crawl:rss"}
+    assert set(jobs) == {"score", "alerts", "digest", "crawl:google_places", "crawl:rss"}
+    # The weekly digest: Mondays 08:00 in Warsaw (the default), whatever the server's time zone.
+    assert str(jobs["digest"].trigger) == "cron[day_of_week='mon', hour='8', minute='0']"
+    assert str(jobs["digest"].trigger.timezone) == "Europe/Warsaw"
     assert jobs["crawl:rss"].trigger.interval == timedelta(minutes=5)
     assert jobs["crawl:google_places"].trigger.interval == timedelta(minutes=720)
     assert jobs["score"].trigger.interval == timedelta(minutes=2)
@@ -62,6 +65,7 @@ def test_one_crawl_job_per_source_with_work_on_its_own_interval(
     assert {jobs[j].executor for j in jobs} == {CRAWL_EXECUTOR, "default"}
     assert jobs["crawl:rss"].executor == CRAWL_EXECUTOR and jobs["score"].executor == "default"
     assert all(job.max_instances == 1 and job.coalesce for job in jobs.values())
+    assert jobs["digest"].executor == "default"
 
 
 def _runs(engine: Engine, spider: str) -> list[CrawlRun]:
