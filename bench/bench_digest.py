@@ -33,6 +33,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from pydantic import SecretStr  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 from sqlalchemy.engine import Engine  # noqa: E402
 from sqlmodel import Session  # noqa: E402
@@ -271,7 +272,49 @@ def run(db_url: str, mentions: int, data_dir: Path) -> None:
         conn.execute(text("ANALYZE"))
     print(f"\n  {INDEX}: {time.perf_counter() - began:.1f} s")
     measure(engine, settings, "with ix_mentions_target_item_time")
+    measure_inbox(engine, settings)
     engine.dispose()
+
+
+INBOX_FILTERS = {
+    "no filter": "",
+    "status=unhandled": "status=unhandled",
+    "sentiment=negative": "sentiment=negative",
+    "q=kurier": "q=kurier",
+    "page=200": "page=200",
+}
+
+
+def measure_inbox(engine: Engine, settings: EarshotSettings) -> None:
+    """The inbox page (50 rows) over the same database through real HTTP, against GET /healthz."""
+    import http.cookiejar
+    import re
+    import urllib.parse
+    import urllib.request
+
+    from monitor.web.app import bound_port, serve_web, shutdown_web
+
+    web = settings.web.model_copy(update={"port": 0, "shared_token": SecretStr("bench-token")})
+    server, thread = serve_web(settings.model_copy(update={"web": web}), engine)
+    base = f"http://127.0.0.1:{bound_port(server)}"
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+    try:
+        page = opener.open(f"{base}/login", timeout=30).read().decode()
+        match = re.search(r'name="csrf_token" value="([^"]*)"', page)
+        assert match is not None, "no csrf_token on /login"
+        form = urllib.parse.urlencode(
+            {"csrf_token": match.group(1), "token": "bench-token", "username": "bench"}
+        )
+        opener.open(
+            urllib.request.Request(f"{base}/login", data=form.encode(), headers={"Origin": base}), timeout=30
+        )
+        health, _ = timed(lambda: opener.open(f"{base}/healthz", timeout=30).read())
+        print(f"\n  inbox over HTTP (50 rows; baseline GET /healthz {_fmt(health)}):")
+        for label, query in INBOX_FILTERS.items():
+            seconds, _ = timed(lambda q=query: opener.open(f"{base}/inbox?{q}", timeout=300).read())  # type: ignore[misc]
+            print(f"    {label:<20} {_fmt(seconds)}")
+    finally:
+        shutdown_web(server, thread)
 
 
 def main(argv: list[str] | None = None) -> None:

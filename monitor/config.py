@@ -40,6 +40,15 @@ class ConfigError(Exception):
     """The configuration is missing or malformed; the message names the setting and how to fix it."""
 
 
+def _known_zone(name: str) -> str:
+    """An IANA time zone name, checked at load time so a typo is not found at 08:00 on a Monday."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {name!r}; use an IANA name such as Europe/Warsaw") from exc
+    return name
+
+
 class Section(BaseModel):
     """A config section: unknown keys are errors, so a typo is reported instead of ignored."""
 
@@ -217,14 +226,7 @@ class QuietHours(Section):
         description="Weekdays (0 = Monday) on which quiet hours start.",
     )
 
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, v: str) -> str:
-        try:
-            ZoneInfo(v)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {v!r}; use an IANA name such as Europe/Warsaw") from exc
-        return v
+    _zone = field_validator("timezone")(staticmethod(_known_zone))
 
 
 class StormSettings(Section):
@@ -578,14 +580,7 @@ class DigestSettings(Section):
     )
     top_urgent: int = Field(5, ge=1, le=50, description="Most urgent items listed with their status.")
 
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, v: str) -> str:
-        try:
-            ZoneInfo(v)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {v!r}; use an IANA name such as Europe/Warsaw") from exc
-        return v
+    _zone = field_validator("timezone")(staticmethod(_known_zone))
 
 
 class WebUser(Section):

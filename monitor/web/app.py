@@ -451,33 +451,47 @@ def create_app(
             return web.back_to_item(mention_id, "This item has no alert to act on.", "error")
         return alert
 
-    @app.post("/items/{mention_id}/handle")
-    def handle(
-        request: Request, mention_id: int, tasks: BackgroundTasks, csrf_token: Annotated[str, Form()] = ""
+    def change_alert(
+        request: Request,
+        mention_id: int,
+        tasks: BackgroundTasks,
+        csrf_token: str,
+        change: Callable[[int, str], bool],
+        messages: tuple[str, str],
     ) -> Response:
+        """CSRF check, the item's alert, one state change, a Slack sync after the response, a flash."""
         web.csrf(request, csrf_token)
         alert = alert_or_flash(mention_id)
         if isinstance(alert, RedirectResponse):
             return alert
         assert alert.id is not None
-        if not mark_handled(engine, alert.id, web.user_name(request), web.clock()):
-            return web.back_to_item(mention_id, "Already handled.")
+        done, unchanged = messages
+        if not change(alert.id, web.user_name(request)):
+            return web.back_to_item(mention_id, unchanged)
         tasks.add_task(web.sync_slack, alert.id)
-        return web.back_to_item(mention_id, "Marked handled.")
+        return web.back_to_item(mention_id, done)
+
+    @app.post("/items/{mention_id}/handle")
+    def handle(
+        request: Request, mention_id: int, tasks: BackgroundTasks, csrf_token: Annotated[str, Form()] = ""
+    ) -> Response:
+        def change(alert_id: int, user: str) -> bool:
+            return mark_handled(engine, alert_id, user, web.clock())
+
+        return change_alert(
+            request, mention_id, tasks, csrf_token, change, ("Marked handled.", "Already handled.")
+        )
 
     @app.post("/items/{mention_id}/reopen")
     def reopen_item(
         request: Request, mention_id: int, tasks: BackgroundTasks, csrf_token: Annotated[str, Form()] = ""
     ) -> Response:
-        web.csrf(request, csrf_token)
-        alert = alert_or_flash(mention_id)
-        if isinstance(alert, RedirectResponse):
-            return alert
-        assert alert.id is not None
-        if not reopen(engine, alert.id, web.user_name(request)):
-            return web.back_to_item(mention_id, "It was already open.")
-        tasks.add_task(web.sync_slack, alert.id)
-        return web.back_to_item(mention_id, "Reopened.")
+        def change(alert_id: int, user: str) -> bool:
+            return reopen(engine, alert_id, user)
+
+        return change_alert(
+            request, mention_id, tasks, csrf_token, change, ("Reopened.", "It was already open.")
+        )
 
     @app.post("/items/{mention_id}/assign")
     def assign_item(
@@ -487,16 +501,13 @@ def create_app(
         csrf_token: Annotated[str, Form()] = "",
         assignee: Annotated[str, Form()] = "",
     ) -> Response:
-        web.csrf(request, csrf_token)
-        alert = alert_or_flash(mention_id)
-        if isinstance(alert, RedirectResponse):
-            return alert
-        assert alert.id is not None
         who = "".join(ch for ch in assignee if ch.isprintable()).strip()[:200] or None
-        if not assign(engine, alert.id, who, web.user_name(request), web.clock()):
-            return web.back_to_item(mention_id, "Nothing changed.")
-        tasks.add_task(web.sync_slack, alert.id)
-        return web.back_to_item(mention_id, f"Assigned to {who}." if who else "Unassigned.")
+
+        def change(alert_id: int, user: str) -> bool:
+            return assign(engine, alert_id, who, user, web.clock())
+
+        done = f"Assigned to {who}." if who else "Unassigned."
+        return change_alert(request, mention_id, tasks, csrf_token, change, (done, "Nothing changed."))
 
     @app.post("/items/{mention_id}/correct")
     def correct(
