@@ -153,4 +153,9 @@ def run_demo(settings: EarshotSettings, data_dir: str | None = None, use_slack: 
     _print_alert_kinds(engine)
     engine.dispose()
     print(f"\ndemo finished in {time.monotonic() - t0:.1f} s")
+    print(
+        f"browse it: EARSHOT_DATA_DIR={base} EARSHOT_WEB__SHARED_TOKEN=demo .venv/bin/earshot web "
+        f"(then {cfg.public_url}/inbox, token 'demo'); weekly report: EARSHOT_DATA_DIR={base} "
+        ".venv/bin/earshot digest --no-slack"
+    )
     return 1 if failed else 0
