@@ -129,6 +129,9 @@ class AlertKind:
     REPEAT = "repeat_complaint"  # the same author complains again
     COOLDOWN = "cooldown"  # the rule matched again during its cooldown
     FOLLOW_UP_KINDS = (EDITED, THREAD_REPLY, REPEAT, COOLDOWN)
+    # The kinds whose row is a mention's own alert (``mention:{id}:alert``, one per mention); an item's
+    # handling state lives there, not on its edits or SLA escalations, which also carry its mention_id.
+    ITEM_KINDS = (*MENTION_KINDS, THREAD_REPLY, REPEAT, COOLDOWN)
     STORM = "storm"
     STORM_SUBSIDED = "storm_subsided"
     SLA_ESCALATION = "sla_escalation"

@@ -40,7 +40,7 @@ from alerts.slack_sender import AlertSender, SlackError, make_sender
 from monitor.config import EarshotSettings
 from monitor.corrections import CorrectionError, record_correction
 from monitor.db import write_session
-from monitor.models import Alert, Mention
+from monitor.models import Alert, AlertKind, Mention
 from monitor.web.auth import (
     SESSION_COOKIE,
     Session,
@@ -261,7 +261,7 @@ class _Web:
         with DbSession(self.engine) as db:
             return db.exec(
                 select(Alert)
-                .where(Alert.mention_id == mention_id, col(Alert.parent_id).is_(None))
+                .where(Alert.mention_id == mention_id, col(Alert.kind).in_(AlertKind.ITEM_KINDS))
                 .order_by(col(Alert.id).desc())
             ).first()
 

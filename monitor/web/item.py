@@ -22,6 +22,7 @@ from alerts.source_replies import reply_supported
 from monitor.config import EarshotSettings, ReplySettings
 from monitor.models import (
     Alert,
+    AlertKind,
     Mention,
     MentionRevision,
     ReplyRecord,
@@ -163,7 +164,7 @@ def load_item(engine: Engine, settings: EarshotSettings, mention_id: int) -> Ite
         alerts = list(
             session.exec(select(Alert).where(Alert.mention_id == mention_id).order_by(col(Alert.id))).all()
         )
-        top = [a for a in alerts if a.parent_id is None]
+        top = [a for a in alerts if a.kind in AlertKind.ITEM_KINDS]
         alert = top[-1] if top else None
         alert_ids = [a.id for a in alerts if a.id is not None]
         history = _history(session, mention, alert_ids, alerts)

@@ -24,7 +24,7 @@ from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
-from monitor.models import Alert, Mention, SentimentScore, TargetRow
+from monitor.models import Alert, AlertKind, Mention, SentimentScore, TargetRow
 
 __all__ = [
     "SENTIMENTS",
@@ -236,7 +236,7 @@ def _alert_condition(filters: Filters) -> ColumnElement[bool]:
     """
     newest = (
         select(func.max(col(Alert.id)))
-        .where(col(Alert.mention_id).is_not(None), col(Alert.parent_id).is_(None))
+        .where(col(Alert.mention_id).is_not(None), col(Alert.kind).in_(AlertKind.ITEM_KINDS))
         .group_by(col(Alert.mention_id))
     )
     wanted: list[ColumnElement[bool]] = [col(Alert.id).in_(newest)]
@@ -279,7 +279,7 @@ def _statement(session: Session, filters: Filters, timezone: str, *, ids_only: b
     if need_alert:
         alert_id = (
             select(func.max(col(Alert.id)))
-            .where(col(Alert.mention_id) == col(Mention.id), col(Alert.parent_id).is_(None))
+            .where(col(Alert.mention_id) == col(Mention.id), col(Alert.kind).in_(AlertKind.ITEM_KINDS))
             .correlate(Mention)
             .scalar_subquery()
         )

@@ -14,7 +14,7 @@ from sqlmodel import Session, col, select
 
 from alerts.slack_sender import SlackTransientError
 from monitor.config import EarshotSettings
-from monitor.models import Alert, ReplyRecord, SentimentCorrection
+from monitor.models import Alert, AlertKind, ReplyRecord, SentimentCorrection
 from tests.alerts.fake_sources import FakeReplyApi
 from tests.web.conftest import USER, Client, Site, SiteFactory
 from tests.web.seed import GOOGLE_REVIEW_NAME, HOSTILE_TEXT
@@ -139,6 +139,34 @@ def test_mark_handled_then_reopen(site: Site) -> None:
     alert = _alert(site.engine, alert_id)
     assert alert.handled_at is None and alert.handled_by is None
     assert "Reopened." in _flash(client, item)
+
+
+def test_an_escalated_items_actions_act_on_its_own_alert(site: Site) -> None:
+    """SLA escalation rows carry the item's mention too (thread reply + critical channel message); the
+    page and its buttons must still show and change the item's own alert, and the inbox must list it."""
+    item, alert_id = site.seed.mentions["ceneo_pl_negative"], site.seed.alerts["ceneo_pl_negative"]
+    own = _alert(site.engine, alert_id)
+    with Session(site.engine) as db:
+        for key, parent in ((f"alert:{alert_id}:sla", alert_id), (f"alert:{alert_id}:sla:critical", None)):
+            db.add(
+                Alert(
+                    dedupe_key=key,
+                    mention_id=item,
+                    kind=AlertKind.SLA_ESCALATION,
+                    channel="#cs-critical",
+                    parent_id=parent,
+                    severity=own.severity,
+                    payload={"alert_id": alert_id},
+                )
+            )
+        db.commit()
+    client = site.logged_in()
+    page = client.get(f"/items/{item}").text
+    assert f"Alert #{alert_id}" in page
+    assert client.act(item, "handle").status == 303
+    assert _alert(site.engine, alert_id).handled_by == WEB_USER
+    listed = client.get("/inbox?status=handled").text
+    assert f'data-id="{item}"' in listed
 
 
 def test_assign_and_find_by_assignee(site: Site) -> None:
