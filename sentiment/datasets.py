@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal
 
+from sentiment.corpus import CorpusItem, load_corpus, split
 from sentiment.labels import (
     NEGATIVE,
     NEUTRAL,
@@ -248,6 +249,40 @@ def long_documents(
     return docs
 
 
+_PLAIN: Final = str.maketrans("ąćęłńóśźżĄĆĘŁŃÓŚŹŻ", "acelnoszzACELNOSZZ")
+
+
+def strip_diacritics(text: str) -> str:
+    """Polish as typed on a phone without Polish letters ("przesyłka" -> "przesylka")."""
+    return text.translate(_PLAIN)
+
+
+def corpus_examples(
+    items: Sequence[CorpusItem],
+    repeat: int,
+    plain_share: float,
+    seed: int,
+    held_out: Sequence[CorpusItem] = (),
+) -> list[Example]:
+    """The corpus's training slices, ``repeat`` times, plus diacritic-free twins of a share of Polish texts.
+
+    Why twins: customers often type Polish without its letters, and the classifier sees "przesyłka" and
+    "przesylka" as different tokens; a twin teaches it they mean the same. Twins are made only from training
+    slices, so no dev text leaks in; a training text equal to a ``held_out`` one ("Polecam!", "👍", written by
+    two writers) is dropped, with or without its diacritics.
+    """
+    rnd = random.Random(seed)
+    banned = {_fold(strip_diacritics(x.text)) for x in held_out}
+    items = [x for x in items if _fold(strip_diacritics(x.text)) not in banned]
+    base = [Example(x.text, x.label) for x in items]
+    twins = [
+        Example(strip_diacritics(x.text), x.label)
+        for x in items
+        if x.lang == "pl" and strip_diacritics(x.text) != x.text and rnd.random() < plain_share
+    ]
+    return base * max(1, repeat) + twins
+
+
 def training_examples(
     root: Path | None = None,
     n_sst2: int = 4000,
@@ -256,6 +291,8 @@ def training_examples(
     polemo_out: bool = False,
     n_long_docs: int = 0,
     extra_csv: Sequence[Path] = (),
+    corpus_repeat: int = 0,
+    corpus_plain_share: float = 0.3,
 ) -> TrainingData:
     """SST-2 train subset + TweetEval val + trainable TweetEval test rows (+ PolEmo-OUT dev if asked).
 
@@ -279,6 +316,11 @@ def training_examples(
     if n_long_docs:
         pool = [x for part in parts.values() for x in part if _fold(x.text) not in banned]
         parts["long documents joined from the rows above"] = long_documents(pool, n_long_docs, seed)
+    if corpus_repeat:
+        train_items, dev_items = split(load_corpus())
+        parts[f"sentiment/data/corpus training slices (x{corpus_repeat}, diacritic-free twins)"] = (
+            corpus_examples(train_items, corpus_repeat, corpus_plain_share, seed, held_out=dev_items)
+        )
     for path in extra_csv:
         parts[f"csv:{Path(path).name}"] = load_labelled_csv(Path(path))
     if polemo_out:
