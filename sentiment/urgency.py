@@ -55,7 +55,9 @@ import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Final, Literal
+from typing import Final, Literal, cast
+
+from sentiment.urgency_lexicon import LEXICON, loose
 
 UrgencyLevel = Literal["none", "elevated", "critical"]
 REASONS: Final[tuple[str, ...]] = (
@@ -78,17 +80,6 @@ SCAN_TAIL: Final = 20_000
 MAX_EVIDENCE: Final = 80
 
 _RANK: Final[dict[UrgencyLevel, int]] = {"none": 0, "elevated": 1, "critical": 2}
-_POLISH_TWINS: Final = {
-    "ą": "[ąa]",
-    "ć": "[ćc]",
-    "ę": "[ęe]",
-    "ł": "[łl]",
-    "ń": "[ńn]",
-    "ó": "[óo]",
-    "ś": "[śs]",
-    "ź": "[źz]",
-    "ż": "[żz]",
-}
 
 
 @dataclass(frozen=True)
@@ -115,363 +106,6 @@ class Urgency:
                 {"code": r.code, "evidence": r.evidence, "severity": r.severity} for r in self.reasons
             ],
         }
-
-
-# --- lexicon -------------------------------------------------------------------------------------------
-# Patterns are written lower-case (the text is NFKC-normalised and casefolded), a space means "any
-# whitespace", and each whole pattern must start and end on a word boundary. ``_loose`` patterns also
-# accept Polish letters without their diacritics; ``_strict`` ones do not.
-
-
-def _loose(*patterns: str) -> tuple[str, ...]:
-    """Let each Polish letter match its plain twin too: "oszusci" is how many people type "oszuści"."""
-    return tuple("".join(_POLISH_TWINS.get(ch, ch) for ch in p) for p in patterns)
-
-
-def _strict(*patterns: str) -> tuple[str, ...]:
-    """Keep the diacritics: for words whose plain spelling is another word (sąd / sad)."""
-    return patterns
-
-
-_LEXICON: Final[dict[str, dict[UrgencyLevel, tuple[str, ...]]]] = {
-    "legal_threat": {
-        "critical": (
-            *_loose(
-                r"prawni[kc]\w*",
-                r"adwoka[tc]\w*",
-                r"radc\w* prawn\w*",
-                r"mecenas\w*",
-                r"kancelari\w*",
-                r"poz(?:ew|wy|wu|wem|wów|wami|wach|wać|wę|wiesz|wie|wiemy|wiecie|wą|wali|wan\w*|wij\w*)",
-                r"pozyw\w*",
-                r"zaskarż\w*",
-                r"do sądu",
-                r"przed sądem",
-                r"(?:spotkamy się|widzimy się|sprawa|sprawę|sprawy|sprawą) w sądzie",
-                r"sąd\w* (?:rejonow|okręgow|polubown|konsumenck|najwyższ|gospodarcz)\w*",
-                r"(?:drog|postępowani|spraw|nakaz|wyrok)\w* sądow\w*",
-                r"przedsądow\w*",
-                r"(?:drog|krok|konsekwencj|postępowani|środk)\w* prawn\w*",
-                r"lawyer\w*",
-                r"attorney\w*",
-                r"solicitor\w*",
-                r"legal (?:action|proceedings|steps|team|advice|counsel|route|claim|case|notice)",
-                r"law ?suits?",
-                r"su(?:ing|ed)",
-                r"sue (?:you|u|ya|them|him|her|the \w+|your|this|for|over|every\w*)",
-                r"(?:will|'ll|’ll|going to|gonna|threaten\w* to|have to|right to|and) sue",
-                r"small claims?",
-                r"(?:to|in) court",
-                r"court (?:case|claim|action|order|proceedings)",
-                r"class action",
-                r"cease and desist",
-                r"letter before action",
-                r"litigat\w*",
-            ),
-            # "pozwał" without its ł is "pozwal-", the start of "pozwalać" (to allow).
-            *_strict(r"sąd(?:u|zie|em|owi|y|ów|om|ach|ami|ow\w*)?", r"pozwał\w*"),
-        ),
-    },
-    "health_safety": {
-        "critical": _loose(
-            r"zatru(?:ci|ł|t|ć|j|w)\w*",
-            r"poparz\w*",
-            r"oparz\w*",
-            r"reakcj\w* alergiczn\w*",
-            r"alergiczn\w* reakcj\w*",
-            r"wstrząs\w* anafilaktyczn\w*",
-            r"anafilak\w*",
-            r"uczuli(?:ł|ło|ła|li|ć)\w*",
-            r"uczula\w*",
-            r"uczuleni\w*",
-            r"wybuch(?:ł|ła|ło|ły|li|nął|nęła|nęło|nęły|nie|nąć|a|ają)",
-            r"wybuch(?:u|em)? (?:\w+ )?(?:baterii|akumulator\w*|telefon\w*|ładowark\w*|butl\w*|urządzeni\w*|powerbank\w*)",
-            r"eksplod\w*",
-            r"zapalił(?:a|o|y)? się",
-            r"zapaliły się",
-            r"zaj(?:ął|ęła|ęło|ęły) się ogniem",
-            r"(?:stanął|stanęła|stanęło|stanęły) w płomieniach",
-            r"pożar(?:u|em|ze|y|ów|owo|ow\w*)?",
-            r"(?:poszedł|poszła|pojawił\w* się|pojawiła się|wydobywa\w* się|wydobył\w* się|leci|leciał\w*|buchn\w*|"
-            r"bucha\w*) (?:\w+ )?(?:ogień|płomie\w*|dym\w*|iskr\w*)",
-            r"dymi(?:ą|ć|ł\w*)?",
-            r"iskrz\w*",
-            r"iskr(?:a|y|ami)",
-            r"poraż\w* prąd\w*",
-            r"(?:porazi|kopn)\w* (?:mnie |go |ją |je |dziecko )?prąd\w*",
-            r"prąd (?:mnie |go |ją |dziecko )?(?:porazi|kopn)\w*",
-            r"szpital\w*",
-            r"pogotowi\w*",
-            r"karetk\w*",
-            r"(?:na|z) sor\w*",
-            r"zadławi\w*",
-            r"udławi\w*",
-            r"zakrztusi\w*",
-            r"skaleczy\w*",
-            r"skaleczeni\w*",
-            r"zrani(?:ł|ło|ła|li|ć|on|eni)\w*",
-            r"obraże\w* ciała",
-            r"uszczerb\w* na zdrowiu",
-            r"zagroże\w* (?:dla )?(?:życia|zdrowia)",
-            r"zagraża\w* (?:życiu|zdrowiu)",
-            r"niebezpieczn\w* dla (?:dzieci|dziecka|zdrowia|życia)",
-            r"krwawi\w*",
-            r"krwotok\w*",
-            r"wymiot\w*",
-            r"biegunk\w*",
-            r"food poisoning",
-            r"poison\w*",
-            r"allergic reactions?",
-            r"anaphyla\w*",
-            r"injur\w*",
-            r"hurt (?:my|me|him|her|them|our|the (?:child|baby|kid)|myself|himself|herself|themselves)",
-            r"burn(?:ed|t|s)? (?:my|me|him|her|his|our|their|the (?:child|baby|kid)|myself|himself|herself|skin)",
-            r"(?:got|was|were|been|i) burn(?:ed|t)",
-            r"(?:severe|serious|bad|nasty) burns?",
-            r"caught (?:on )?fire",
-            r"burst into flames",
-            r"in flames",
-            r"fire hazard",
-            r"(?:started|start|caused|causing) a fire",
-            r"explod\w*",
-            r"explosion\w*",
-            r"smoke (?:came|coming|pouring|everywhere)",
-            r"(?:started|began|starts) smoking",
-            r"sparks? (?:came|flew|from|out|everywhere)",
-            r"spark(?:ed|ing)",
-            r"electric(?:al)? shocks?",
-            r"electrocut\w*",
-            r"chok(?:e|ed|es) on",
-            r"choking",
-            r"hospitals?",
-            r"hospitali[sz]ed",
-            r"emergency room",
-            r"a ?& ?e",
-            r"ambulance\w*",
-            r"paramedic\w*",
-            r"bleed\w*",
-            r"vomit\w*",
-            r"diarrh?o?ea",
-        ),
-        "elevated": _loose(
-            r"alergi[aięą]",
-            r"wysypk\w*",
-            r"pokrzywk\w*",
-            r"opuchl\w*",
-            r"obrzęk\w*",
-            r"niebezpieczn\w*",
-            r"toksyczn\w*",
-            r"przeterminowan\w*",
-            r"po (?:terminie|dacie) (?:ważności|przydatności)",
-            r"spleśnia\w*",
-            r"pleś(?:ń|ni|nią)",
-            r"robak\w*",
-            r"larw\w*",
-            r"wycofa\w* z (?:obrotu|rynku|sprzedaży)",
-            r"allerg(?:y|ies)",
-            r"(?:got|became|fell|was|were) (?:very |really |violently )?(?:sick|ill) after",
-            r"batter(?:y|ies) (?:is |are |was |were |has |have |got )?(?:swollen|swelling|bulging|swelled)",
-            r"(?:roz|po)chorował\w*",
-            r"(?:bateri|akumulator)\w* (?:\w+ )?spuch\w*",
-            r"spuchnię\w* (?:bateri|akumulator)\w*",
-            r"rash(?:es)?",
-            r"hives",
-            r"swell(?:ing|ed)",
-            r"unsafe",
-            r"dangerous\w*",
-            r"(?:a|safety|fire|health|electrical|serious|real) hazard",
-            r"hazardous",
-            r"safety (?:issue|risk|concern|hazard)s?",
-            r"toxic\w*",
-            r"expired (?:food|product|goods|milk|meat|medicine|items?)",
-            r"past (?:its|the) (?:expiry|use[- ]?by|best[- ]?before)\w*",
-            r"mou?ldy",
-            r"(?:covered in|full of) mou?ld",
-            r"maggots?",
-            r"cockroach\w*",
-            r"(?:insects?|worms?) in",
-            r"(?:product|safety) recall",
-            r"(?:been|was|were|is being) recalled",
-        ),
-    },
-    "data_leak": {
-        "critical": _loose(
-            r"wyciek\w* (?:\w+ ){0,2}?danych",
-            r"dan(?:e|ych|ymi|ym|ach) (?:\w+ ){0,2}?wyciek\w*",
-            r"wyciekł\w* (?:\w+ ){0,2}?dan\w*",
-            r"udostępni\w* (?:\w+ ){0,2}?(?:moje|mój|moich|mojego|moją|nasze) (?:dane|adres\w*|numer\w*|telefon\w*|e-?mail\w*|pesel\w*)",
-            r"(?:moje|moich|nasze) dan\w* (?:\w+ ){0,2}?(?:udostępnion|sprzedan|przekazan|wykorzystan|użyt|skradzion|wykradzion)\w*",
-            r"cudz\w* (?:dan\w*|faktur\w*|adres\w*)",
-            r"dan\w* inn\w* (?:klient|osob|kupując)\w*",
-            r"zhakowa\w*",
-            r"shakowa\w*",
-            r"włama\w* (?:się )?(?:na|do) (?:\w+ )?kont\w*",
-            r"uodo",
-            r"giodo",
-            r"urz\w* ochrony danych\w*",
-            r"data (?:breach|leak)\w*",
-            r"(?:breach|leak)\w* of (?:my |our |customer |customers' |personal )*(?:data|information|details)",
-            r"leak(?:ed|ing)? (?:my|our|customer|customers'|personal|private) (?:\w+ )?(?:data|details|information|address|email|e-mail|phone|number|card)",
-            r"(?:my|our) (?:personal )?(?:data|details|information|address|card details) (?:was|were|has been|have been|got|is|are) (?:leaked|shared|sold|exposed|stolen|compromised|hacked|published)",
-            r"someone else'?s (?:data|details|personal|address|invoice|information|name)",
-            r"(?:account|email|e-mail) (?:was|got|has been|is) hacked",
-            r"hacked",
-            r"identity theft",
-            r"information commissioner\w*",
-            r"data protection (?:authority|office|commissioner)\w*",
-        ),
-        "elevated": _loose(
-            r"dan\w* osobow\w*",
-            r"ochron\w* danych",
-            r"rodo",
-            r"pesel\w*",
-            r"personal (?:data|information|details)",
-            r"gdpr",
-        ),
-    },
-    "public_escalation": {
-        "critical": _loose(
-            r"policj\w*",
-            r"policyjn\w*",
-            r"prokurat\w*",
-            r"komisariat\w*",
-            r"organ\w* ścigania",
-            r"police\w*",
-            r"cops",
-            r"prosecut\w*",
-            r"action fraud",
-        ),
-        "elevated": _loose(
-            r"uokik\w*",
-            r"rzeczni\w* (?:\w+ )?konsument\w*",
-            r"(?:miejsk|powiatow)\w* rzeczni\w*",
-            r"inspekcj\w* handlow\w*",
-            r"ochrony konkurencji",
-            r"federacj\w* konsument\w*",
-            r"sanepid\w*",
-            r"charge ?-?backs?",
-            r"obciążen\w* zwrotn\w*",
-            r"(?:zgłos|zgłasz|złoż|reklamuj|reklamacj)\w* (?:\w+ ){0,3}?(?:w|do) (?:moim |mój |mojego )?bank\w*",
-            r"(?:spór|sporu) (?:w|na|z|przez) paypal\w*",
-            r"otw(?:orz|ier|arci)\w* sp(?:ór|oru|orze)",
-            r"do mediów",
-            r"(?:opisz|wrzuc|wrzuć|opublikuj|udostępn|nagłośn|napisz|poinformuj|zgłosz|powiadom)\w* (?:\w+ ){0,3}?"
-            r"(?:w|na|do) (?:\w+ )?(?:mediach|mediów|media|forach|forum|facebook\w*|fb|fejsbuk\w*|grupach|grupie|"
-            r"instagram\w*|tiktok\w*|twitter\w*|youtube\w*|kanale|blogu|internecie|sieci|necie|wykop\w*|"
-            r"telewizj\w*|gazet(?:y|ach|ie)|prasie|prasy|redakcj\w*)",
-            r"dziennikar\w*",
-            r"reporter\w*",
-            r"tvn\w*",
-            r"polsat\w*",
-            r"uwaga ?!? ?tvn",
-            r"programu? [„\"]?uwaga",
-            r"nagłośni(?:ę|my|ć|ł\w*|li|ła|ło|enie sprawy|eniem sprawy)",
-            r"ostrzeg\w* (?:innych|wszystkich|znajomych|ludzi)",
-            r"(?:cała polska|wszyscy) się dowie\w*",
-            r"trading standards",
-            r"better business bureau",
-            r"bbb",
-            r"ftc",
-            r"federal trade commission",
-            r"consumer (?:protection|rights|ombudsman|council|agency|authority|watchdog)\w*",
-            r"ombudsman\w*",
-            r"citizens advice",
-            r"watchdog\w*",
-            r"attorney general",
-            r"dispute\w* (?:\w+ ){0,3}?(?:with|through|via|on) (?:my )?(?:bank|card|credit card|paypal|visa|mastercard|amex)",
-            r"(?:open|opened|opening|file|filed|filing|raise|raised|raising|start|started) (?:a )?(?:dispute|claim|case) (?:with|on|through|via) (?:my )?(?:bank|card|paypal|credit)",
-            r"(?:contact|contacted|contacting|call|called|calling) my (?:bank|card company|card issuer|credit card)",
-            r"reverse the (?:charge|payment|transaction)",
-            r"paypal (?:dispute|claim|case)s?",
-            r"journalist\w*",
-            r"(?:go|going|gone|went|take|taking|took|report\w*|contact\w*|tell\w*|inform\w*|alert\w*) (?:this |it |you |them )?"
-            r"to (?:the )?(?:local |national )?(?:press|media|newspapers?|news)",
-            r"(?:contact\w*|tell\w*|inform\w*|alert\w*) (?:the )?(?:local |national )?(?:press|media|newspapers?)",
-            r"(?:post|share|write|tell|expose|put)\w* (?:\w+ ){0,3}?(?:on|to|across|all over) (?:social media|facebook|twitter|tiktok|instagram|reddit|youtube|the internet|every \w+)",
-            r"go(?:es|ing|ne)? viral",
-            r"make (?:this|it) viral",
-            r"tell (?:everyone|everybody|all my (?:friends|followers))",
-            r"warn (?:everyone|everybody|others|other people|people)",
-        ),
-    },
-    "fraud_scam": {
-        "elevated": _loose(
-            r"oszu\w*",
-            r"wyłudz\w*",
-            r"naciąga(?:cz|ctw)\w*",
-            r"naciąg\w* (?:mnie|nas|klient\w*|ludzi|kupując\w*)",
-            r"złodzie[ij]\w*",
-            r"[ous]?krad\w*",
-            r"przekręt\w*",
-            r"szwind\w*",
-            r"machlojk\w*",
-            r"piramid\w* finansow\w*",
-            r"podróbk\w*",
-            r"podrabian\w*",
-            r"podrobion\w*",
-            r"fałszyw\w* (?:sklep|stron|produkt|towar|opini|recenzj|faktur|paragon)\w*",
-            r"nieuczciw\w*",
-            r"przestęp(?:stw|c|cz)\w*",
-            r"podszywa\w*",
-            r"przywłaszcz\w*",
-            r"band(?:yc|yt)\w*",
-            r"scam\w*",
-            r"fraud\w*",
-            r"phishing\w*",
-            r"rip-?off\w*",
-            r"ripped (?:me|us|them|people|customers|everyone) off",
-            r"(?:a|total|complete|absolute) rip off",
-            r"stole (?:my|our|your|the|from|money|it|them|his|her|everything)",
-            r"stolen",
-            r"steal(?:s|ing)? (?:my|our|your|people|customers|money|from)",
-            r"stealing",
-            r"theft",
-            r"thie(?:f|ves|ving)",
-            r"counterfeit\w*",
-            r"fake (?:product|item|goods|shop|store|website|site|seller|company|brand|reviews?|tracking)\w*",
-            r"(?:is|was|are|were|it's|its|it’s|total|totally|complete) fake",
-            r"con (?:artists?|men|man)",
-            r"swindl\w*",
-            r"crook\w*",
-            r"criminals?",
-            r"dishonest\w*",
-            r"cheat(?:ed|ing|ers?)",
-            r"impersonat\w*",
-            r"ponzi",
-            r"pyramid scheme",
-            r"(?:took|taken|keep|keeping|kept) (?:all )?my money",
-        ),
-    },
-    "repeated_complaint": {
-        "elevated": _loose(
-            r"(?:pisz|pisał|napisał|zgłasz|zgłosił|dzwoni|dzwonił|reklamuj|reklamował|prosz|prosił|pyta|pytał|"
-            r"przypomina|monituj|wysyła|wysłał|kontaktuj|kontaktował|odsyła|odesłał)\w* (?:już |do was |tu |tutaj )*"
-            r"(?:po raz (?:drugi|trzeci|czwarty|piąty|szósty|kolejny|któryś|enty|n-ty|setny|\d+\.?)|"
-            r"(?:drugi|trzeci|czwarty|piąty|szósty|kolejny|któryś|enty|n-ty|setny|\d+\.?) raz|"
-            r"ponownie|znowu|znów|wielokrotnie|kilkakrotnie|"
-            r"(?:kilka|parę|wiele|kilkanaście|dwa|trzy|cztery|pięć|\d+) raz\w*)",
-            r"(?:po raz (?:drugi|trzeci|czwarty|piąty|szósty|kolejny|któryś|enty|n-ty|setny|\d+\.?)|"
-            r"(?:drugi|trzeci|czwarty|piąty|szósty|kolejny|któryś|enty|n-ty|setny|\d+\.?) raz|"
-            r"ponownie|znowu|znów|wielokrotnie|kilkakrotnie|(?:kilka|parę|wiele|kilkanaście|\d+) razy) (?:już )?"
-            r"(?:pisz|pisał|napisał|zgłasz|zgłosił|dzwoni|dzwonił|reklamuj|reklamował|prosz|prosił|pyta|pytał|"
-            r"przypomina|monituj|wysyła|wysłał|kontaktuj|kontaktował|odsyła|odesłał)\w*",
-            r"(?:kolejn|ponown|drug|trzec|czwart|powtórn)\w* (?:reklamacj|zgłoszeni|mail|e-mail|wiadomoś|monit|"
-            r"ponagleni|prośb)\w*",
-            r"(?:nadal|wciąż|dalej|ciągle) (?:brak|nie ma|bez) (?:żadnej )?(?:odpowiedzi|kontaktu|reakcji)",
-            r"(?:nadal|wciąż|dalej|ciągle) nikt (?:się )?(?:nie )?(?:odpisa|odpowiada|odpowiedzia|odezwa|kontaktowa)\w*",
-            r"(?:writ|email|e-mail|contact|call|messag|ask|complain|chas|remind|rais|report)\w* (?:you |this |here |to you )?"
-            r"(?:again|for the (?:second|third|fourth|fifth|nth|umpteenth|\d+(?:st|nd|rd|th)) time|"
-            r"(?:several|multiple|many|numerous|countless|\d+) times)",
-            r"(?:second|third|fourth|fifth|nth|umpteenth|\d+(?:st|nd|rd|th)) time (?:i(?:'m| am|'ve| have)? )?"
-            r"(?:writ|email|e-mail|contact|call|messag|ask|complain|chas|report)\w*",
-            r"(?:my|this is my) (?:second|third|fourth|fifth|nth|umpteenth|\d+(?:st|nd|rd|th)) "
-            r"(?:complaint|email|e-mail|message|ticket|follow-up|attempt)s?",
-            r"yet another (?:complaint|email|e-mail|message|ticket|follow-up)",
-            r"still (?:no|not had|not received|haven't had|haven't received|have not had|have not received|"
-            r"had no|received no|waiting for) (?:a |an |any )?(?:reply|response|answer)",
-        ),
-    },
-}
 
 
 _FIRST_ATOM: Final = re.compile(r"(?:\[[^\]\\]+\]|[a-z0-9])(?![?*+{])")
@@ -505,12 +139,14 @@ def _compile(by_level: dict[UrgencyLevel, tuple[str, ...]]) -> re.Pattern[str]:
     return re.compile(rf"\b(?=\w)(?:{spaced})(?!\w)")
 
 
-_PATTERNS: Final[dict[str, re.Pattern[str]]] = {code: _compile(levels) for code, levels in _LEXICON.items()}
+_PATTERNS: Final[dict[str, re.Pattern[str]]] = {
+    code: _compile(cast(dict[UrgencyLevel, tuple[str, ...]], levels)) for code, levels in LEXICON.items()
+}
 
 # "mam 12 tys. obserwujących", "my 50k followers", "our channel has 120 000 subscribers".
 _REACH_CLAIM: Final = re.compile(
     "".join(
-        _loose(
+        loose(
             r"\b(?:mam|mamy|mój|moj\w*|nasz\w*|my|our|i\s+have|i've|ive|we\s+have|we've)\s+"
             r"(?:[^\W\d]\w*\s+){0,3}?"
             r"(?P<num>\d{1,3}(?:[ .,'’]\d{3}){1,4}|\d{1,9}(?:[.,]\d{1,3})?)(?!\d)\s*"
@@ -525,7 +161,7 @@ _MULTIPLIERS: Final = (("tys", 1000), ("thousand", 1000), ("k", 1000), ("m", 1_0
 
 _NEGATED: Final = re.compile(
     "".join(
-        _loose(
+        loose(
             r"(?:\b(?:nie|nigdy|not|never|(?:do|does|did|is|was|are|were|wo|would|ca|could|should|have|has|had)"
             r"n['’]?t)(?:\s+[\w'’]+){0,2}|\b(?:no|bez|brak|without|żadn\w*))\s+$"
         )
@@ -617,9 +253,49 @@ class _Hit:
     negated: bool = False
 
 
+# Context in which a threat word is not a threat (see "Keywords are not threats" in the corpus guidelines).
+_JOKE: Final = re.compile(
+    r"😂|🤣|😅|😄|😆|\bx+d+\b|\bha(?:ha)+\b|\bhehe\w*|\blol\b|\blmao\b|\bjk\b|\bżart\w*|\bjoke\w*"
+)
+_AUTHORITY_ACTS: Final = re.compile(
+    loose(
+        r"\b(?:nałoż\w*|nakłada\w*|nałożył\w*|ukara\w*|wszczą\w*|wszczęł\w*|decyzj\w*|nakazał\w*|karę|kary|kara|"
+        r"fined|fines|decision|investigat\w*|ruled|ordered)\b"
+    )[0]
+)
+_GROUP_NAME: Final = re.compile(r"\b(?:grup\w*|group\w*|fb|facebook\w*|fejs\w*)\b|[\"'„”‘’]")
+_SENTENCE_END: Final = re.compile(r"[.!?\n]")
+_FIGURATIVE_PRICE: Final = re.compile(loose(r"\bzłodziejsk\w*|\bcen\w*")[0])
+_QUESTION_DROPS: Final = frozenset({"legal_threat", "public_escalation", "fraud_scam"})
+
+
+def _sentence(norm: str, start: int, end: int) -> tuple[int, int]:
+    """Bounds of the sentence around ``norm[start:end]`` (at most 300 characters each side), closing mark included."""
+    lo = max(0, start - 300)
+    before = max((m.end() for m in _SENTENCE_END.finditer(norm, lo, start)), default=lo)
+    after = _SENTENCE_END.search(norm, end, end + 300)
+    return before, after.end() if after else min(len(norm), end + 300)
+
+
+def _not_a_threat(code: str, norm: str, start: int, end: int) -> bool:
+    """A joke, a question, a news item about an authority, a group's name, a figurative "złodziejska cena"."""
+    lo, hi = _sentence(norm, start, end)
+    sentence = norm[lo:hi]
+    if code in _QUESTION_DROPS and (sentence.rstrip().endswith("?") or _JOKE.search(sentence)):
+        return True
+    if code in ("public_escalation", "legal_threat") and _AUTHORITY_ACTS.search(sentence):
+        return True
+    if code == "fraud_scam":
+        near = norm[max(lo, start - 40) : min(hi, end + 2)]
+        return bool(_GROUP_NAME.search(near)) or bool(_FIGURATIVE_PRICE.search(sentence))
+    return False
+
+
 def _lexicon_hits(scan: _Scan) -> Iterator[_Hit]:
     for code, pattern in _PATTERNS.items():
         for m in pattern.finditer(scan.norm):
+            if _not_a_threat(code, scan.norm, m.start(), m.end()):
+                continue
             negator = _negation(scan.norm, m.start())
             severity: UrgencyLevel = "critical" if m.groupdict().get("critical") is not None else "elevated"
             if negator is None:
@@ -668,11 +344,18 @@ def _best_per_code(hits: Sequence[_Hit]) -> dict[str, _Hit]:
 
 def _kept(hit: _Hit, sentiment_score: float | None) -> bool:
     """Drop what a positive text only mentions: "nie uczula, polecam", "myślałam, że to oszustwo, ale..."."""
+    if hit.negated and hit.code == "fraud_scam":  # withdrawn: "to nie scam", "not a scam, just slow"
+        return False
     if sentiment_score is None:
         return True
     if hit.negated and sentiment_score > 0:
         return False
-    return not (hit.code == "fraud_scam" and sentiment_score >= CLEARLY_POSITIVE)
+    return not (hit.code in _POSITIVE_DROPS and sentiment_score >= CLEARLY_POSITIVE)
+
+
+# In a clearly positive text these are stories and praise ("bałam się, że to oszustwo, ale…", "the courier
+# called five times, so patient"), not threats; legal, health, data and reach still count.
+_POSITIVE_DROPS: Final = frozenset({"fraud_scam", "public_escalation", "repeated_complaint"})
 
 
 def _check(reach: int | None, prior_complaints: int, high_reach_threshold: int) -> None:
