@@ -77,6 +77,11 @@ class SentimentScore(SQLModel, table=True):
     score: float
     confidence: float
     probabilities: dict[str, float] = Field(default_factory=dict, sa_column=Column(JSON))
+    # Where ``label`` came from: "text", "fused" (text and stars together) or "rating" (stars, no text);
+    # ``text_label``/``text_score`` keep what the words alone said when the stars took part.
+    label_source: str = Field(default="text", max_length=16)
+    text_label: str | None = Field(default=None, max_length=16)
+    text_score: float | None = None
     lang: str | None = Field(default=None, max_length=16)
     model_name: str = Field(max_length=200)
     model_version: str = Field(max_length=100)

@@ -6,7 +6,10 @@ separate reading (a polite legal threat is urgent, a furious "worst pizza ever" 
 multilingual encoder with lexicons and reuse the classifier for each aspect's sentiment.
 
 A review with no text but a star rating (common on Google) gets its label from the stars, marked
-``label_source="rating"``, because scoring an empty string would only ever say "neutral".
+``label_source="rating"``, because scoring an empty string would only ever say "neutral". A review with text
+and stars gets the label of both together (:mod:`sentiment.fusion`), marked ``label_source="fused"``, with the
+text-only reading kept beside it as ``text_sentiment``: alert rules, storms and the digest use the fused label,
+and an agent can still see what the words alone said.
 """
 
 from __future__ import annotations
@@ -15,12 +18,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import numpy as np
+
 from sentiment.aspects import AspectDetector, AspectMention
+from sentiment.fusion import RatingFusion
 from sentiment.labels import NEGATIVE, NEUTRAL, POSITIVE, SENTIMENTS
 from sentiment.scorer import Scorer, SentimentResult
 from sentiment.urgency import Urgency, assess_urgency
 
-LabelSource = Literal["text", "rating"]
+LabelSource = Literal["text", "rating", "fused"]
 
 
 @dataclass(frozen=True)
@@ -41,12 +47,21 @@ class Analysis:
     label_source: LabelSource
     urgency: Urgency
     aspects: tuple[AspectMention, ...]
+    text_sentiment: SentimentResult | None = None
+    """The text-only reading when ``sentiment`` also used the stars (``label_source`` fused/rating)."""
+
+    @property
+    def text_only(self) -> SentimentResult:
+        return self.text_sentiment or self.sentiment
 
     def to_dict(self) -> dict[str, Any]:
         s = self.sentiment
+        t = self.text_only
         return {
             "label": s.label,
             "label_source": self.label_source,
+            "text_label": t.label,
+            "text_score": round(t.score, 6),
             "score": round(s.score, 6),
             "confidence": round(s.confidence, 6),
             "probabilities": {k: round(v, 6) for k, v in s.probabilities.items()},
@@ -68,27 +83,49 @@ def rating_sentiment(rating: float) -> int:
 
 def _from_rating(result: SentimentResult, rating: float) -> SentimentResult:
     cls = rating_sentiment(rating)
-    probs: dict[str, float] = {name: 1.0 if i == cls else 0.0 for i, name in enumerate(SENTIMENTS)}
+    return _with_probabilities(result, [1.0 if i == cls else 0.0 for i in range(3)])
+
+
+def _with_probabilities(result: SentimentResult, row: Sequence[float]) -> SentimentResult:
+    best = int(np.argmax(row))
     return SentimentResult(
-        label=SENTIMENTS[cls],
-        score=float(cls - 1),
-        confidence=1.0,
-        probabilities=probs,
+        label=SENTIMENTS[best],
+        score=float(np.clip(row[POSITIVE] - row[NEGATIVE], -1.0, 1.0)),
+        confidence=float(row[best]),
+        probabilities={name: float(row[i]) for i, name in enumerate(SENTIMENTS)},
         lang=result.lang,
         model_name=result.model_name,
         model_version=result.model_version,
     )
 
 
+def fuse(
+    results: Sequence[SentimentResult], ratings: Sequence[float | None], fusion: RatingFusion
+) -> list[tuple[SentimentResult, LabelSource]]:
+    """Each text result with its rating folded in: fused where rated, from the stars alone where blank."""
+    rated = [i for i, r in enumerate(ratings) if r is not None]
+    fused: dict[int, SentimentResult] = {}
+    if rated:
+        probs = np.asarray([[results[i].probabilities[n] for n in SENTIMENTS] for i in rated])
+        rows = fusion.probabilities(probs, [float(ratings[i] or 0.0) for i in rated])
+        fused = {i: _with_probabilities(results[i], row.tolist()) for i, row in zip(rated, rows, strict=True)}
+    return [(fused[i], "fused") if i in fused else (res, "text") for i, res in enumerate(results)]
+
+
 class Analyzer:
     """Sentiment + urgency + aspects for batches of mentions."""
 
     def __init__(
-        self, scorer: Scorer, aspects: AspectDetector | None = None, high_reach_threshold: int = 10_000
+        self,
+        scorer: Scorer,
+        aspects: AspectDetector | None = None,
+        high_reach_threshold: int = 10_000,
+        fusion: RatingFusion | None = None,
     ) -> None:
         self.scorer = scorer
         self.aspects = aspects
         self.high_reach_threshold = high_reach_threshold
+        self.fusion = fusion if fusion is not None else RatingFusion.load()
 
     @classmethod
     def with_defaults(cls, scorer: Scorer, high_reach_threshold: int = 10_000) -> Analyzer:
@@ -114,9 +151,11 @@ class Analyzer:
         texts = [m.text if isinstance(m.text, str) else "" for m in items]
         results = self.scorer.score(texts)
         found = self.aspects.detect(texts) if self.aspects is not None else [[] for _ in texts]
+        ratings = [m.rating if isinstance(m.text, str) and m.text.strip() else None for m in items]
         out = []
-        for item, text, res, aspects in zip(items, texts, results, found, strict=True):
-            source: LabelSource = "text"
+        for item, text, text_res, (res, source), aspects in zip(
+            items, texts, results, fuse(results, ratings, self.fusion), found, strict=True
+        ):
             if not text.strip() and item.rating is not None:
                 res, source = _from_rating(res, item.rating), "rating"
             urgency = assess_urgency(
@@ -126,7 +165,7 @@ class Analyzer:
                 sentiment_score=res.score,
                 high_reach_threshold=self.high_reach_threshold,
             )
-            out.append(Analysis(res, source, urgency, tuple(aspects)))
+            out.append(Analysis(res, source, urgency, tuple(aspects), None if source == "text" else text_res))
         return out
 
 

@@ -130,6 +130,18 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
         help="extra training data: CSV with text,label columns (repeatable; e.g. exported corrections)",
     )
     parser.add_argument(
+        "--corpus-repeat",
+        type=int,
+        default=2,
+        help="passes over the shop corpus's training slices (sentiment/data/corpus; 0 = leave it out)",
+    )
+    parser.add_argument(
+        "--corpus-plain-share",
+        type=float,
+        default=0.3,
+        help="share of Polish corpus texts also trained on without diacritics",
+    )
+    parser.add_argument(
         "--text-prefix", default="", help="text put before every input, e.g. 'query: ' (E5's own prefix)"
     )
     parser.add_argument(
@@ -213,8 +225,18 @@ def eval_command(args: argparse.Namespace, settings: EarshotSettings) -> int:
 
 
 def eval_detectors_command(args: argparse.Namespace, settings: EarshotSettings) -> int:
-    """Aspect and urgency figures on samples written independently of the detectors' lexicons."""
+    """Aspect, apology and urgency figures on samples written independently of the detectors' lexicons.
+
+    Two held-out sets: the bundled samples, and the shop corpus's dev slices (writers never tuned on).
+    """
     from sentiment.aspects import AspectDetector, evaluate_aspects, load_labelled
+    from sentiment.corpus import load_corpus, split
+    from sentiment.detector_eval import (
+        COMPLAINT_HEADER,
+        corpus_aspects,
+        corpus_urgency,
+        evaluate_complaints,
+    )
     from sentiment.embeddings import E5Embedder
     from sentiment.urgency_eval import URGENCY_SAMPLE, evaluate_urgency, load_urgency_labelled
 
@@ -223,19 +245,40 @@ def eval_detectors_command(args: argparse.Namespace, settings: EarshotSettings) 
         scorer = load_scorer(args, settings)
         aspect_items = load_labelled(args.aspects_file or URGENCY_SAMPLE.with_name("aspects_labelled.jsonl"))
         urgency_items = load_urgency_labelled(args.urgency_file or URGENCY_SAMPLE)
+        _train, dev = split(load_corpus())
     except errors as exc:
         return _fail(exc)
     start = time.perf_counter()
     detector = AspectDetector(E5Embedder(), scorer.probabilities)
     aspects = evaluate_aspects(detector, aspect_items)
-    scores = [r.score for r in scorer.score([i.text for i in urgency_items])]
-    urgency = evaluate_urgency(urgency_items, scores)
+    complaints = [
+        evaluate_complaints("bundled aspect sample", detector, aspect_items),
+        evaluate_complaints("corpus dev slices", detector, corpus_aspects(dev)),
+    ]
+    dev_urgency = corpus_urgency(dev)
+    urgency = {
+        "bundled urgency sample": evaluate_urgency(
+            urgency_items, [r.score for r in scorer.score([i.text for i in urgency_items])]
+        ),
+        "corpus dev slices": evaluate_urgency(
+            dev_urgency, [r.score for r in scorer.score([i.text for i in dev_urgency])]
+        ),
+    }
     print(aspects.format_table())
     print()
-    print(urgency.format_table())
-    print(f"\n{len(aspect_items) + len(urgency_items)} texts in {time.perf_counter() - start:.1f} s")
+    print(COMPLAINT_HEADER)
+    print("\n".join(c.format_row() for c in complaints))
+    for name, report in urgency.items():
+        print(f"\n[{name}]")
+        print(report.format_table())
+    n = len(aspect_items) + len(urgency_items) + 2 * len(dev)
+    print(f"\n{n} texts in {time.perf_counter() - start:.1f} s")
     if args.json_out:
-        payload = {"aspects": aspects.to_dict(), "urgency": urgency.to_dict()}
+        payload = {
+            "aspects": aspects.to_dict(),
+            "apologies": {c.name: c.to_dict() for c in complaints},
+            "urgency": {name: r.to_dict() for name, r in urgency.items()},
+        }
         args.json_out.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
     return 0
 

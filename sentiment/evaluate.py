@@ -22,9 +22,13 @@ import numpy as np
 import numpy.typing as npt
 
 from sentiment.bundle import DEFAULT_CACHE_DIR, MODEL_NAME
-from sentiment.datasets import EvalSet, evaluation_sets
+from sentiment.corpus import load_corpus, split
+from sentiment.corpus_eval import CorpusReport, evaluate_corpus
+from sentiment.datasets import DatasetsNotFoundError, EvalSet, evaluation_sets
+from sentiment.fusion import RatingFusion
 from sentiment.labels import NEGATIVE, POSITIVE
 from sentiment.language import detect_language
+from sentiment.metrics import macro_f1
 from sentiment.scorer import Scorer
 
 
@@ -39,18 +43,6 @@ class SetMetrics:
     accuracy: float
     macro_f1: float
     lang_ok: float
-
-
-def macro_f1(pred: Sequence[int], gold: Sequence[int], classes: Sequence[int]) -> float:
-    """Unweighted mean of per-class F1 (a class never predicted nor present counts as 0)."""
-    p, g = np.asarray(pred), np.asarray(gold)
-    scores = []
-    for c in classes:
-        tp = int(((p == c) & (g == c)).sum())
-        fp = int(((p == c) & (g != c)).sum())
-        fn = int(((p != c) & (g == c)).sum())
-        scores.append(2 * tp / max(1, 2 * tp + fp + fn))
-    return float(np.mean(scores))
 
 
 def predictions(probs: npt.NDArray[np.float32], task: str) -> list[int]:
@@ -117,17 +109,37 @@ def run(scorer: Scorer, datasets_dir: Path | None, limit: int | None = None) -> 
     return evaluate(scorer, _limited(evaluation_sets(datasets_dir), limit))
 
 
+def corpus_report(scorer: Scorer, limit: int | None = None) -> CorpusReport:
+    """The shop corpus's held-out dev slices, read by ``scorer`` with the shipped rating fusion."""
+    _train, dev = split(load_corpus())
+    return evaluate_corpus(dev[:limit] if limit else dev, scorer.probabilities, RatingFusion.load())
+
+
 def report(scorer: Scorer, args: argparse.Namespace) -> int:
-    """Evaluate, print the table (and write JSON if asked); shared by this module's CLI and `earshot`."""
+    """Evaluate, print the tables (and write JSON if asked); shared by this module's CLI and `earshot`.
+
+    The corpus's dev split needs nothing outside the repository, so it is always reported; the public sets
+    are reported when ``../shared/datasets`` (or ``--datasets-dir``) is there.
+    """
     start = time.perf_counter()
-    metrics = run(scorer, args.datasets_dir, args.limit)
-    seconds = time.perf_counter() - start
-    n = sum(m.n for m in metrics)
     print(f"model {scorer.model_name} ({scorer.model_version}), max_length {scorer.max_length}")
-    print(format_table(metrics))
+    corpus = corpus_report(scorer, args.limit)
+    print(corpus.format_table())
+    payload: dict[str, object] = {"corpus_dev": corpus.to_dict()}
+    n = sum(g.n for g in corpus.groups[:1])
+    try:
+        metrics = run(scorer, args.datasets_dir, args.limit)
+    except DatasetsNotFoundError as exc:
+        print(f"public evaluation sets skipped: {exc}")
+    else:
+        print()
+        print(format_table(metrics))
+        payload.update(summary(metrics))
+        n += sum(m.n for m in metrics)
+    seconds = time.perf_counter() - start
     print(f"{n} texts scored in {seconds:.1f} s ({n / seconds:.1f} texts/s)")
     if args.json_out:
-        args.json_out.write_text(json.dumps(summary(metrics), indent=2) + "\n", encoding="utf-8")
+        args.json_out.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
     return 0
 
 

