@@ -133,12 +133,17 @@ def _reasons(raw: Any) -> tuple[UrgencyReasonView, ...]:
     )
 
 
+def _float_or_none(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
 def _aspects(raw: Any) -> tuple[AspectView, ...]:
     return tuple(
         AspectView(
             aspect=_str(a.get("aspect")),
             sentiment=a.get("sentiment") if isinstance(a.get("sentiment"), str) else None,
             evidence=_str(a.get("evidence")),
+            score=_float_or_none(a.get("score")),
         )
         for a in (raw if isinstance(raw, list) else [])
         if isinstance(a, dict) and a.get("aspect")

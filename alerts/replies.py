@@ -403,7 +403,7 @@ def suggest_reply(
         )
         draft = _info_draft(phrases, topics, contact if channels else [], signature)
     else:
-        problems = _ordered(aspects, lambda a: a.sentiment in (None, "negative"))
+        problems = _ordered(aspects, lambda a: a.is_complaint)
         good = [phrases.good[a.aspect] for a in _ordered(aspects, lambda a: a.sentiment == "positive")]
         draft = _negative_draft(
             phrases,

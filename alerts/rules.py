@@ -19,6 +19,7 @@ from typing import Final, Literal
 
 from alerts.keywords import KeywordMatcher, compile_keywords
 from monitor.config import AlertRule, AlertSettings, EarshotSettings
+from sentiment.aspects import is_complaint
 
 __all__ = [
     "AlertDecision",
@@ -67,6 +68,12 @@ class AspectView:
     aspect: str
     sentiment: str | None
     evidence: str = ""
+    score: float | None = None
+
+    @property
+    def is_complaint(self) -> bool:
+        """A confident complaint about this aspect: the only kind a suggested reply apologises for."""
+        return is_complaint(self.sentiment, self.score)
 
 
 @dataclass(frozen=True)

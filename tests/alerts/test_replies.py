@@ -44,6 +44,10 @@ NAMED = {
         "website": "website",
     },
 }
+# What the detector gives a clearly negative / positive / neutral aspect (p(pos) - p(neg) of its clauses).
+ASPECT_SCORES: dict[str | None, float] = {"negative": -0.9, "positive": 0.9, "neutral": 0.0}
+
+
 FORBIDDEN = re.compile(
     r"refund|discount|voucher|coupon|compensat|zwrot pieni|zwrot koszt|rabat|kupon|rekompens|bon |"
     r"order (?:no|number)|numer zamówienia|nr zamówienia|\d",
@@ -86,7 +90,7 @@ def score(
         confidence=0.9,
         urgency="critical" if reasons else "none",
         urgency_reasons=tuple(UrgencyReasonView(code, "", "critical") for code in reasons),
-        aspects=tuple(AspectView(a, s, "") for a, s in aspects),
+        aspects=tuple(AspectView(a, s, "", ASPECT_SCORES.get(s)) for a, s in aspects),
         lang=lang,
     )
 
@@ -261,11 +265,11 @@ def test_a_late_delivery_is_named_a_delay(text: str, expected: str) -> None:
 def test_delay_in_english() -> None:
     late = suggest_reply(
         mention(lang="en", text="Still waiting for my parcel"),
-        score("en", ("delivery", None)),
+        score("en", ("delivery", "negative")),
         ReplySettings(),
     )
     broken = suggest_reply(
-        mention(lang="en", text="The box was crushed"), score("en", ("delivery", None)), ReplySettings()
+        mention(lang="en", text="The box was crushed"), score("en", ("delivery", "negative")), ReplySettings()
     )
     assert "the delay with your delivery" in late.text
     assert "the trouble with your delivery" in broken.text
