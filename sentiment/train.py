@@ -35,6 +35,8 @@ import transformers
 from safetensors.torch import load_file, save_file
 
 from sentiment.bundle import (
+    EMBEDDING_ROWS_KEY,
+    EMBEDDING_VALUES_KEY,
     MANIFEST_FILE,
     MARKER_FILE,
     MODEL_NAME,
@@ -43,6 +45,7 @@ from sentiment.bundle import (
     WORD_EMBEDDINGS_KEY,
     apply_delta,
     base_classifier,
+    base_word_embeddings,
     load_manifest,
     pack_delta,
     sha256_file,
@@ -84,6 +87,7 @@ class TrainOptions:
     corpus_plain_share: float = 0.3  # share of Polish corpus texts also given as a diacritic-free twin
     text_prefix: str = ""  # e.g. "query: ", E5's own input prefix; recorded in the manifest
     resume: bool = False  # start from the shipped weights instead of the plain encoder
+    tune_embeddings: bool = False  # also tune the word-embedding rows of the tokens the corpus uses
     export_model: Path | None = None  # also save a ready-to-load model folder here
     max_steps: int | None = None
     evaluate: bool = True
@@ -110,6 +114,13 @@ def _schedule(steps: int, warmup: float) -> Any:
     return lambda s: min(1.0, (s + 1) / warm) * max(0.0, (steps - s) / steps)
 
 
+def _only_rows(weight: torch.Tensor, rows: set[int]) -> None:
+    """Let gradients reach only ``rows`` of an embedding matrix, so the rest stays the shipped base."""
+    mask = torch.zeros(weight.shape[0], 1)
+    mask[sorted(rows)] = 1.0
+    weight.register_hook(lambda grad: grad * mask)
+
+
 def fine_tune(
     model: Any, encoder: TextEncoder, examples: list[Example], opts: TrainOptions, log_every: int = 50
 ) -> dict[str, Any]:
@@ -123,9 +134,16 @@ def fine_tune(
     steps = int(len(per_epoch) * opts.epochs)
     if opts.max_steps:
         steps = min(steps, opts.max_steps)
-    model.base_model.embeddings.word_embeddings.weight.requires_grad_(False)
+    embeddings = model.base_model.embeddings.word_embeddings.weight
+    embeddings.requires_grad_(opts.tune_embeddings)
+    if opts.tune_embeddings:
+        _only_rows(embeddings, {t for x in ids for t in x})
     params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=opts.lr, weight_decay=opts.weight_decay)
+    others = [p for p in params if p is not embeddings]
+    groups: list[dict[str, Any]] = [{"params": others, "weight_decay": opts.weight_decay}]
+    if opts.tune_embeddings:  # no decay: AdamW's decay would move every one of the 250k rows
+        groups.append({"params": [embeddings], "weight_decay": 0.0})
+    optimizer = torch.optim.AdamW(groups, lr=opts.lr)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _schedule(steps, opts.warmup))
     trainable = sum(p.numel() for p in params) / 1e6
     total = sum(p.numel() for p in model.parameters()) / 1e6
@@ -175,7 +193,10 @@ def _manifest(
         "version": f"{VERSION_BASE}+{sha[:12]}",
         "sha256": sha,
         "size_bytes": weights.stat().st_size,
-        "format": f"fp16 safetensors: all BertForSequenceClassification parameters but {WORD_EMBEDDINGS_KEY}",
+        "format": (
+            f"fp16 safetensors: all BertForSequenceClassification parameters but {WORD_EMBEDDINGS_KEY}, "
+            f"whose tuned rows are {EMBEDDING_ROWS_KEY} (ids) and {EMBEDDING_VALUES_KEY}"
+        ),
         "labels": list(SENTIMENTS),
         "text_prefix": opts.text_prefix,
         "base_model": {
@@ -240,7 +261,7 @@ def train(opts: TrainOptions, command: str = "") -> dict[str, Any]:
     out_dir = opts.out_dir or WEIGHTS_DIR
     out_dir.mkdir(parents=True, exist_ok=True)
     weights = out_dir / WEIGHTS_FILE
-    delta = pack_delta(model)
+    delta = pack_delta(model, base_word_embeddings(image))
     save_file(delta, str(weights), metadata={"format": "pt"})  # one key: header order is then stable
     manifest = _manifest(weights, image, data, opts, stats, command)
     if resumed_from:
@@ -309,6 +330,7 @@ def options_from_args(args: argparse.Namespace) -> TrainOptions:
         corpus_repeat=args.corpus_repeat,
         corpus_plain_share=args.corpus_plain_share,
         resume=args.resume,
+        tune_embeddings=args.tune_embeddings,
         text_prefix=args.text_prefix,
         export_model=args.export_model,
         max_steps=args.max_steps,

@@ -8,7 +8,7 @@ import pytest
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-from sentiment.bundle import WORD_EMBEDDINGS_KEY, pack_delta
+from sentiment.bundle import EMBEDDING_ROWS_KEY, EMBEDDING_VALUES_KEY, WORD_EMBEDDINGS_KEY, pack_delta
 from sentiment.datasets import Example
 from sentiment.encoding import TextEncoder
 from sentiment.scorer import Scorer
@@ -67,3 +67,26 @@ def test_resume_on_corrections_exports_a_loadable_model(shared_datasets: Path, t
     # Two steps from the shipped weights keep what they know; a fresh head would be a coin toss.
     texts = ["Nigdy więcej nie zamówię, towar zepsuty, obsługa bezczelna.", "Wszystko super, polecam!"]
     assert [r.label for r in scorer.score(texts)] == ["negative", "positive"]
+
+
+def test_tuning_embeddings_changes_only_the_rows_of_tokens_seen_and_ships_just_those(
+    tiny_model: TinyModelFactory,
+) -> None:
+    path = tiny_model(["negative", "neutral", "positive"], winner=1)
+    model = AutoModelForSequenceClassification.from_pretrained(str(path))
+    tokenizer = AutoTokenizer.from_pretrained(str(path))
+    encoder = TextEncoder(tokenizer, max_length=16)
+    base = model.state_dict()[WORD_EMBEDDINGS_KEY].clone()
+    examples = [Example("great order", 2), Example("bad", 0)] * 4
+    opts = TrainOptions(batch_size=4, lr=1e-2, max_steps=3, tune_embeddings=True)
+    fine_tune(model, encoder, examples, opts, log_every=1)
+    seen = {t for x in encoder.encode([e.text for e in examples]) for t in x}
+    delta = pack_delta(model, base)
+    rows = set(delta[EMBEDDING_ROWS_KEY].tolist())
+    assert rows and rows <= seen  # "ok", "super", "żenada"... never moved
+    tuned = model.state_dict()[WORD_EMBEDDINGS_KEY]
+    assert torch.equal(
+        tuned[sorted(set(range(base.shape[0])) - rows)], base[sorted(set(range(base.shape[0])) - rows)]
+    )
+    assert delta[EMBEDDING_VALUES_KEY].shape == (len(rows), base.shape[1])
+    assert delta[EMBEDDING_VALUES_KEY].dtype == torch.float16 and WORD_EMBEDDINGS_KEY not in delta
