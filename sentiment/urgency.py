@@ -12,13 +12,13 @@ reason                  examples                                                
 ======================  ===============================================================  ==========
 ``legal_threat``        prawnik, pozew / pozwę, do sądu, lawyer, sue, small claims       critical
 ``health_safety``       zatrucie, poparzenie, zapaliło się, food poisoning, caught fire  critical
-                        (expired / mouldy food, rash, swollen battery, "unsafe")         elevated
+                        (expired / mouldy food, rash, swollen battery, "unsafe") too     critical
 ``data_leak``           wyciek danych, cudze dane, UODO, data breach, account hacked     critical
                         (bare mention of RODO / GDPR / personal data)                    elevated
 ``public_escalation``   policja, prokuratura, police                                     critical
                         UOKiK, rzecznik konsumentów, chargeback, do mediów, journalist   elevated
 ``fraud_scam``          oszustwo, oszuści, złodzieje, scam, stolen, counterfeit          elevated
-                        ... with sentiment score <= -0.5 or with high reach              critical
+                        ... angry (!!, SHOUTING, insults) and score <= -0.5, or high reach critical
 ``repeated_complaint``  ``prior_complaints >= 2``, "piszę już trzeci raz", "writing     elevated
                         again" (a repeat word needs a complaint verb: "zamówię
                         ponownie" / "will order again" is praise, not a repeat)
@@ -255,15 +255,25 @@ class _Hit:
 
 # Context in which a threat word is not a threat (see "Keywords are not threats" in the corpus guidelines).
 _JOKE: Final = re.compile(
-    r"😂|🤣|😅|😄|😆|\bx+d+\b|\bha(?:ha)+\b|\bhehe\w*|\blol\b|\blmao\b|\bjk\b|\bżart\w*|\bjoke\w*"
+    r"😂|🤣|😅|😄|😆|😉|😜|😝|🤪|\bx+d+\b|\bha(?:ha)+\b|\bhehe\w*|\blol\b|\blmao\b|\bjk\b|\bżart\w*|\bjoke\w*"
 )
 _AUTHORITY_ACTS: Final = re.compile(
     loose(
-        r"\b(?:nałoż\w*|nakłada\w*|nałożył\w*|ukara\w*|wszczą\w*|wszczęł\w*|decyzj\w*|nakazał\w*|karę|kary|kara|"
-        r"fined|fines|decision|investigat\w*|ruled|ordered)\b"
+        r"\b(?:nałoż\w*|nakłada\w*|nałożył\w*|ukara\w*|wszczą\w*|wszczęł\w*|karę|kary|kara|fined|fines|"
+        r"investigat\w*|bada\w*|prowadzi postępowani\w*|skazał\w*|ostrzega\w*|"
+        r"(?:sąd|court)\w* (?:nakazał\w*|orzekł\w*|ruled|ordered))\b"
     )[0]
 )
 _GROUP_NAME: Final = re.compile(r"\b(?:grup\w*|group\w*|fb|facebook\w*|fejs\w*)\b|[\"'„”‘’]")
+# Strong anger: "!!", a shouted word, an insult. A calm "to chyba oszustwo" is elevated; "ZŁODZIEJE!!!" critical.
+_SHOUT: Final = re.compile(r"!{2,}|\b[A-ZĄĆĘŁŃÓŚŹŻ]{4,}\b")
+_INSULT: Final = re.compile(
+    loose(
+        r"\b(?:złodzie\w*|oszuś\w*|oszusci\w*|bandy\w*|krętacz\w*|cwaniak\w*|scumbag\w*|crooks?|"
+        r"thie(?:f|ves)|criminals?|bastards?|liars?)\b"
+    )[0],
+    re.IGNORECASE,
+)
 _SENTENCE_END: Final = re.compile(r"[.!?\n]")
 _FIGURATIVE_PRICE: Final = re.compile(loose(r"\bzłodziejsk\w*|\bcen\w*")[0])
 _QUESTION_DROPS: Final = frozenset({"legal_threat", "public_escalation", "fraud_scam"})
@@ -291,13 +301,19 @@ def _not_a_threat(code: str, norm: str, start: int, end: int) -> bool:
     return False
 
 
+# Any sign of harm to a person or an animal is critical, the weaker words too ("wysypka", "expired milk",
+# "dangerous"): a customer-service lead looks at all of them first (corpus guidelines, urgency table).
+_ALWAYS_CRITICAL: Final = frozenset({"health_safety"})
+
+
 def _lexicon_hits(scan: _Scan) -> Iterator[_Hit]:
     for code, pattern in _PATTERNS.items():
         for m in pattern.finditer(scan.norm):
             if _not_a_threat(code, scan.norm, m.start(), m.end()):
                 continue
             negator = _negation(scan.norm, m.start())
-            severity: UrgencyLevel = "critical" if m.groupdict().get("critical") is not None else "elevated"
+            critical = m.groupdict().get("critical") is not None or code in _ALWAYS_CRITICAL
+            severity: UrgencyLevel = "critical" if critical else "elevated"
             if negator is None:
                 yield _Hit(code, severity, scan.evidence(m.start(), m.end()))
             else:  # the evidence shows the negator, so a reader sees why it is only elevated
@@ -391,9 +407,13 @@ def assess_urgency(
         hits.append(_Hit("repeated_complaint", "elevated", f"{prior_complaints} earlier complaints"))
     best = _best_per_code([h for h in hits if _kept(h, sentiment_score)])
     fraud = best.get("fraud_scam")
-    strongly_negative = sentiment_score is not None and sentiment_score <= STRONG_NEGATIVE
+    angry = (
+        sentiment_score is not None
+        and sentiment_score <= STRONG_NEGATIVE
+        and bool(_SHOUT.search(text) or _INSULT.search(text))
+    )
     high_reach = "high_reach" in best and not best["high_reach"].negated
-    if fraud is not None and not fraud.negated and (strongly_negative or high_reach):
+    if fraud is not None and not fraud.negated and (angry or high_reach):
         best["fraud_scam"] = _Hit("fraud_scam", "critical", fraud.evidence)
     return _combine(best)
 
