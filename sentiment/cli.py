@@ -35,7 +35,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     """Add the ``model`` command and its ``build``/``train``/``eval``/``predict`` subcommands."""
     model = subparsers.add_parser("model", help="build, train, evaluate or run the sentiment model")
     commands = model.add_subparsers(
-        dest="model_command", metavar="{build,train,eval,eval-detectors,predict}", required=True
+        dest="model_command",
+        metavar="{build,train,eval,eval-detectors,fit-complaints,predict}",
+        required=True,
     )
 
     build = commands.add_parser("build", help="build the bundled model offline (no-op when already built)")
@@ -64,6 +66,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     detectors.add_argument("--urgency-file", type=Path, default=None, help="default: the bundled sample")
     detectors.add_argument("--json", dest="json_out", type=Path, default=None, help="also write JSON here")
     detectors.set_defaults(func=eval_detectors_command)
+
+    complaints = commands.add_parser(
+        "fit-complaints", help="fit which-aspect-is-complained-about on the shop corpus (~10 min on 2 cores)"
+    )
+    complaints.add_argument(
+        "--threshold", type=float, default=0.6, help="probability that counts as a complaint"
+    )
+    complaints.add_argument(
+        "--out", type=Path, default=None, help="default: sentiment/weights/earshot-complaints.json"
+    )
+    complaints.set_defaults(func=fit_complaints_command)
 
     predict = commands.add_parser("predict", help='score JSON lines {"id","text"} from a file or - (stdin)')
     add_model_arguments(predict)
@@ -140,6 +153,12 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
         type=float,
         default=0.3,
         help="share of Polish corpus texts also trained on without diacritics",
+    )
+    parser.add_argument(
+        "--n-corpus-long-docs",
+        type=int,
+        default=1500,
+        help="paragraph-length Polish documents joined from same-label corpus training texts",
     )
     parser.add_argument(
         "--text-prefix", default="", help="text put before every input, e.g. 'query: ' (E5's own prefix)"
@@ -235,6 +254,7 @@ def eval_detectors_command(args: argparse.Namespace, settings: EarshotSettings) 
     Two held-out sets: the bundled samples, and the shop corpus's dev slices (writers never tuned on).
     """
     from sentiment.aspects import AspectDetector, evaluate_aspects, load_labelled
+    from sentiment.complaints import ComplaintModel
     from sentiment.corpus import load_corpus, split
     from sentiment.detector_eval import (
         COMPLAINT_HEADER,
@@ -254,7 +274,7 @@ def eval_detectors_command(args: argparse.Namespace, settings: EarshotSettings) 
     except errors as exc:
         return _fail(exc)
     start = time.perf_counter()
-    detector = AspectDetector(E5Embedder(), scorer.probabilities)
+    detector = AspectDetector(E5Embedder(), scorer.probabilities, complaints=ComplaintModel.load())
     aspects = evaluate_aspects(detector, aspect_items)
     complaints = [
         evaluate_complaints("bundled aspect sample", detector, aspect_items),
@@ -285,6 +305,26 @@ def eval_detectors_command(args: argparse.Namespace, settings: EarshotSettings) 
             "urgency": {name: r.to_dict() for name, r in urgency.items()},
         }
         args.json_out.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+def fit_complaints_command(args: argparse.Namespace, settings: EarshotSettings) -> int:
+    """Fit the complaint model on the corpus's training slices and print its dev-slice figures."""
+    from sentiment.complaints import COMPLAINTS_FILE, fit_on_corpus
+    from sentiment.embeddings import E5Embedder
+
+    start = time.perf_counter()
+    embedder = E5Embedder(threads=max(1, args.threads))
+    model, report = fit_on_corpus(embedder.embed, args.threshold)
+    out = args.out or COMPLAINTS_FILE
+    model.save(out)
+    print(f"fitted on {report['train_texts']} training texts; dev slices ({report['dev_texts']} texts):")
+    for aspect in (k for k in report if isinstance(report[k], dict)):
+        r = report[aspect]
+        print(
+            f"  {aspect:<18} precision {r['precision']:.3f} recall {r['recall']:.3f} support {r['support']}"
+        )
+    print(f"wrote {out} ({time.perf_counter() - start:.0f} s)")
     return 0
 
 

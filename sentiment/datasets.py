@@ -293,6 +293,7 @@ def training_examples(
     extra_csv: Sequence[Path] = (),
     corpus_repeat: int = 0,
     corpus_plain_share: float = 0.3,
+    n_corpus_long_docs: int = 0,
 ) -> TrainingData:
     """SST-2 train subset + TweetEval val + trainable TweetEval test rows (+ PolEmo-OUT dev if asked).
 
@@ -321,6 +322,14 @@ def training_examples(
         parts[f"sentiment/data/corpus training slices (x{corpus_repeat}, diacritic-free twins)"] = (
             corpus_examples(train_items, corpus_repeat, corpus_plain_share, seed, held_out=dev_items)
         )
+        if (
+            n_corpus_long_docs
+        ):  # Polish reviews run long (PolEmo's are ~700 characters); the corpus's rarely do
+            polish_items = [x for x in train_items if x.lang == "pl"]
+            polish = corpus_examples(polish_items, 1, 0.0, seed, held_out=dev_items)
+            parts["Polish long documents joined from same-label corpus training texts"] = long_documents(
+                polish, n_corpus_long_docs, seed, min_parts=3, max_parts=6
+            )
     for path in extra_csv:
         parts[f"csv:{Path(path).name}"] = load_labelled_csv(Path(path))
     if polemo_out:

@@ -85,6 +85,7 @@ class TrainOptions:
     extra_csv: tuple[Path, ...] = ()
     corpus_repeat: int = 2  # passes over the corpus's training slices (0 = leave the corpus out)
     corpus_plain_share: float = 0.3  # share of Polish corpus texts also given as a diacritic-free twin
+    n_corpus_long_docs: int = 1500  # paragraph-length Polish documents joined from same-label corpus texts
     text_prefix: str = ""  # e.g. "query: ", E5's own input prefix; recorded in the manifest
     resume: bool = False  # start from the shipped weights instead of the plain encoder
     tune_embeddings: bool = False  # also tune the word-embedding rows of the tokens the corpus uses
@@ -248,6 +249,7 @@ def train(opts: TrainOptions, command: str = "") -> dict[str, Any]:
         extra_csv=opts.extra_csv,
         corpus_repeat=opts.corpus_repeat,
         corpus_plain_share=opts.corpus_plain_share,
+        n_corpus_long_docs=opts.n_corpus_long_docs,
     )
     image = read_image()
     tokenizer = build_tokenizer(image.tokenizer)
@@ -329,6 +331,7 @@ def options_from_args(args: argparse.Namespace) -> TrainOptions:
         extra_csv=tuple(args.csv or ()),
         corpus_repeat=args.corpus_repeat,
         corpus_plain_share=args.corpus_plain_share,
+        n_corpus_long_docs=args.n_corpus_long_docs,
         resume=args.resume,
         tune_embeddings=args.tune_embeddings,
         text_prefix=args.text_prefix,
