@@ -19,7 +19,7 @@ from typing import Final, Literal
 
 from alerts.keywords import KeywordMatcher, compile_keywords
 from monitor.config import AlertRule, AlertSettings, EarshotSettings
-from sentiment.aspects import is_complaint
+from sentiment.apology import is_complaint
 
 __all__ = [
     "AlertDecision",

@@ -79,7 +79,7 @@ class SentimentScore(SQLModel, table=True):
     probabilities: dict[str, float] = Field(default_factory=dict, sa_column=Column(JSON))
     # Where ``label`` came from: "text", "fused" (text and stars together) or "rating" (stars, no text);
     # ``text_label``/``text_score`` keep what the words alone said when the stars took part.
-    label_source: str = Field(default="text", max_length=16)
+    label_source: str = Field(default="text", max_length=16, sa_column_kwargs={"server_default": "text"})
     text_label: str | None = Field(default=None, max_length=16)
     text_score: float | None = None
     lang: str | None = Field(default=None, max_length=16)

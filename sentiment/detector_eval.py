@@ -13,7 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sentiment.aspects import AspectDetector, LabelledAspects, is_complaint
+from sentiment.apology import is_complaint
+from sentiment.aspects import AspectDetector, LabelledAspects
 from sentiment.corpus import CorpusItem
 from sentiment.urgency_eval import LabelledUrgency
 

@@ -223,6 +223,7 @@ def test_without_a_sentiment_function_sentiments_are_none(detector: AspectDetect
         "score": None,
         "evidence": "Cena za wysoka.",
         "via": mention.via,
+        "complaint": None,
     }
 
 

@@ -205,4 +205,4 @@ def test_eval_detectors_on_the_held_out_samples(
     assert dev["precision"] >= 0.8 and dev["recall"] >= 0.7
     for name, apologies in result["apologies"].items():
         assert apologies["precision"] >= 0.85, name
-        assert apologies["praised_apologised"] <= 0.01 * apologies["apologised"], name
+        assert apologies["praised_apologised"] <= max(2, 0.02 * apologies["apologised"]), name

@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sentiment.aspects import ASPECTS, AspectDetector, is_complaint
+from sentiment.apology import is_complaint
+from sentiment.aspects import ASPECTS, AspectDetector
 from sentiment.complaints import COMPLAINTS_FILE, ComplaintFileError, ComplaintModel
 from sentiment.corpus import ASPECT_KEYS
 from sentiment.embeddings import E5Embedder
