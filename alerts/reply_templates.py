@@ -15,18 +15,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
+from sentiment.corpus import ASPECT_KEYS
+
 __all__ = ["ASPECT_ORDER", "Phrases", "phrases_for"]
 
 # The aspects sentiment.aspects reports, in the order a reply mentions them when several are negative.
-ASPECT_ORDER: Final[tuple[str, ...]] = (
-    "delivery",
-    "returns",
-    "customer_service",
-    "product_quality",
-    "price",
-    "payment",
-    "website",
-)
+ASPECT_ORDER: Final[tuple[str, ...]] = ASPECT_KEYS
 
 
 @dataclass(frozen=True)

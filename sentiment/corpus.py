@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
+from sentiment.urgency import REASONS
+
 CORPUS_DIR: Final = Path(__file__).resolve().parent / "data" / "corpus"
 DEV_SLICES: Final[frozenset[str]] = frozenset({"slice-07", "slice-08", "slice-15"})
 """Whole slices held out of training (07 and 08 chosen before any slice was written, 15 before it was)."""
@@ -38,15 +40,7 @@ REVIEW_SOURCES: Final = ("google", "ceneo", "allegro", "trustpilot")
 KINDS: Final = ("review", "social", "feed", "announcement", "question")
 SENTIMENT_VALUES: Final = ("negative", "neutral", "positive")
 URGENCY_LEVELS: Final = ("none", "elevated", "critical")
-REASON_CODES: Final = (
-    "legal_threat",
-    "health_safety",
-    "fraud_scam",
-    "data_leak",
-    "public_escalation",
-    "repeated_complaint",
-    "high_reach",
-)
+REASON_CODES: Final = REASONS  # the urgency module's list (standard library only, like this module)
 ASPECT_KEYS: Final = (
     "delivery",
     "returns",
