@@ -275,7 +275,10 @@ _INSULT: Final = re.compile(
     re.IGNORECASE,
 )
 _SENTENCE_END: Final = re.compile(r"[.!?\n]")
-_FIGURATIVE_PRICE: Final = re.compile(loose(r"\bzłodziejsk\w*|\bcen\w*")[0])
+# "cena złodziejska", "jakość złodziejska", "ta cena to złodziejstwo": the price level, not a fraud claim.
+_FIGURATIVE_WORD: Final = re.compile(loose(r"złodziejsk\w*")[0])
+_THEFT_NOUN: Final = re.compile(loose(r"złodziejstw\w*")[0])
+_PRICE: Final = re.compile(loose(r"\bcen(?:a|y|ie|ę|ą|ami|om)?\b|\bprice\w*")[0])
 _QUESTION_DROPS: Final = frozenset({"legal_threat", "public_escalation", "fraud_scam"})
 
 
@@ -297,7 +300,11 @@ def _not_a_threat(code: str, norm: str, start: int, end: int) -> bool:
         return True
     if code == "fraud_scam":
         near = norm[max(lo, start - 40) : min(hi, end + 2)]
-        return bool(_GROUP_NAME.search(near)) or bool(_FIGURATIVE_PRICE.search(sentence))
+        word = norm[start:end]
+        figurative = bool(_FIGURATIVE_WORD.fullmatch(word)) or (
+            bool(_THEFT_NOUN.fullmatch(word)) and bool(_PRICE.search(sentence))
+        )
+        return figurative or bool(_GROUP_NAME.search(near))
     return False
 
 

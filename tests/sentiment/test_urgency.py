@@ -586,3 +586,9 @@ def test_data_leaks_injuries_and_angry_fraud_are_critical(text: str, code: str) 
 )
 def test_keywords_are_not_threats(text: str) -> None:
     assert assess_urgency(text, sentiment_score=0.0).level == "none"
+
+
+def test_a_fraud_claim_next_to_a_price_is_still_a_fraud_claim() -> None:
+    urgency = assess_urgency("Oszuści, cena na stronie inna niż pobrana z karty.", sentiment_score=-0.9)
+    assert "fraud_scam" in codes(urgency)
+    assert assess_urgency("Ludzie piszą, że ta cena to złodziejstwo.", sentiment_score=0.0).level == "none"
