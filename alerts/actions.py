@@ -1,7 +1,7 @@
 """What each Slack button and the reply modal do to an alert, one small function per action.
 
 The interactivity endpoint stores a verified request and acknowledges it; the worker then calls
-:func:`handle` with the stored :class:`~monitor.models.SlackRequest`. Every change to an alert happens in
+:func:`handle` with the stored :class:`~monitor.core.models.SlackRequest`. Every change to an alert happens in
 one transaction that also bumps ``alert.state_version``; afterwards ``on_changed(alert_id)`` lets the
 outbox re-render the Slack message (``chat.update``) from the database, so the message always shows what
 the database says, whoever changed it. A click that changes nothing (handling a handled alert) bumps
@@ -43,10 +43,10 @@ from alerts.reply_library import record_reply, similar_replies
 from alerts.reply_modal import reply_modal, source_label
 from alerts.slack_sender import SlackError, SlackPermanentError, redact_token
 from alerts.source_replies import ReplyOutcome, post_source_reply
-from monitor.config import EarshotSettings
-from monitor.corrections import CorrectionError, record_correction
-from monitor.db import write_session
-from monitor.models import Alert, Mention, SlackRequest, TargetRow, utcnow
+from monitor.core.config import EarshotSettings
+from monitor.core.corrections import CorrectionError, record_correction
+from monitor.core.db import write_session
+from monitor.core.models import Alert, Mention, SlackRequest, TargetRow, utcnow
 from sentiment.embeddings import Embedder
 
 __all__ = [

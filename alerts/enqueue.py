@@ -41,8 +41,8 @@ from alerts.rules import (
     evaluate,
 )
 from alerts.storms import latest_score_id, open_storm_alert_id
-from monitor.config import EarshotSettings, ReplySettings
-from monitor.models import (
+from monitor.core.config import EarshotSettings, ReplySettings
+from monitor.core.models import (
     Alert,
     AlertKind,
     AlertStatus,

@@ -5,7 +5,7 @@ an error unless the app answers within 3 seconds. Posting a reply on Google can 
 so the endpoint does only what is cheap and must happen before the answer:
 
 1. reads the raw body (at most 1 MiB) and verifies Slack's signature over it (:mod:`alerts.signature`);
-2. stores the request as a :class:`~monitor.models.SlackRequest`. Its ``signature`` column is unique, so
+2. stores the request as a :class:`~monitor.core.models.SlackRequest`. Its ``signature`` column is unique, so
    a replayed request (same body, same timestamp, same signature) fails the insert and is answered 409:
    within the 5-minute signature window the table is the replay guard; after it the timestamp check is;
 3. validates a reply modal's text (empty, too long for the source) and answers Slack's
@@ -54,9 +54,9 @@ from alerts.actions import (
 )
 from alerts.signature import SignatureError, verify_slack_signature
 from alerts.slack_sender import redact_token
-from monitor.config import EarshotSettings
-from monitor.db import session_scope
-from monitor.models import Alert, Mention, SlackRequest, utcnow
+from monitor.core.config import EarshotSettings
+from monitor.core.db import session_scope
+from monitor.core.models import Alert, Mention, SlackRequest, utcnow
 from sentiment.embeddings import Embedder
 
 __all__ = [

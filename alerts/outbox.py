@@ -62,9 +62,18 @@ from alerts.slack_sender import (
     redact_token,
 )
 from alerts.storms import check_storms
-from monitor.config import EarshotSettings
-from monitor.db import session_scope
-from monitor.models import Alert, AlertKind, AlertStatus, Mention, SentimentScore, StageRun, TargetRow, utcnow
+from monitor.core.config import EarshotSettings
+from monitor.core.db import session_scope
+from monitor.core.models import (
+    Alert,
+    AlertKind,
+    AlertStatus,
+    Mention,
+    SentimentScore,
+    StageRun,
+    TargetRow,
+    utcnow,
+)
 
 __all__ = [
     "DELIVERY_COUNTS",

@@ -21,8 +21,8 @@ from alerts.enqueue import score_view_from_dict
 from alerts.render import render
 from alerts.replies import suggest_reply
 from alerts.rules import MentionView, ScoreView, evaluate
-from monitor.config import EarshotSettings, ReplySettings
-from monitor.models import Alert, AlertKind
+from monitor.core.config import EarshotSettings, ReplySettings
+from monitor.core.models import Alert, AlertKind
 
 __all__ = ["PreviewError", "parse_line", "preview", "slack_payload"]
 

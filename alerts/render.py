@@ -36,8 +36,8 @@ from alerts.slack_blocks import (
 )
 from alerts.source_message import SOURCE_KINDS, build_source_message
 from alerts.storm_message import storm_message
-from monitor.config import EarshotSettings
-from monitor.models import Alert, AlertKind
+from monitor.core.config import EarshotSettings
+from monitor.core.models import Alert, AlertKind
 
 __all__ = ["build_escalation", "build_follow_up", "build_generic", "render"]
 

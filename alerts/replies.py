@@ -22,7 +22,7 @@ from typing import Final
 
 from alerts.reply_templates import ASPECT_ORDER, Phrases, phrases_for
 from alerts.rules import AspectView, MentionView, ScoreView
-from monitor.config import ReplySettings
+from monitor.core.config import ReplySettings
 
 __all__ = ["REPLY_LIMITS", "SuggestedReply", "reply_length", "reply_limit", "reply_unit", "suggest_reply"]
 

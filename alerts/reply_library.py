@@ -27,7 +27,7 @@ import numpy as np
 from sqlalchemy import Text, cast
 from sqlmodel import Session, col, select
 
-from monitor.models import ReplyRecord
+from monitor.core.models import ReplyRecord
 from sentiment.embeddings import Embedder
 
 __all__ = ["ITEM_CHARS", "MAX_COMPARED", "MAX_REPLY_CHARS", "PastReply", "record_reply", "similar_replies"]

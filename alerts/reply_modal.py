@@ -18,7 +18,7 @@ from alerts.replies import reply_limit
 from alerts.reply_library import PastReply
 from alerts.slack_blocks import fit_escaped, truncate
 from alerts.source_replies import reply_supported
-from monitor.models import Alert
+from monitor.core.models import Alert
 
 __all__ = [
     "INPUT_MAX_CHARS",

@@ -4,7 +4,7 @@ The rules take plain frozen values instead of database rows so they can be teste
 stages (a web page explaining "why was this alerted?") and reasoned about without a session. They are the
 single authority on alerting: the outbox's SQL only pre-selects candidates and then asks :func:`evaluate`.
 
-Semantics (see ``AlertRule`` in ``monitor.config``): rules are tried in configuration order and the first
+Semantics (see ``AlertRule`` in ``monitor.core.config``): rules are tried in configuration order and the first
 that matches decides the alert's rule name, kind, severity, channel and cooldown; its reason lists every
 trigger of that rule that fired, e.g. ``rule "negative": rated 1★; sentiment negative (-0.91)``.
 """
@@ -18,7 +18,7 @@ from functools import lru_cache
 from typing import Final, Literal
 
 from alerts.keywords import KeywordMatcher, compile_keywords
-from monitor.config import AlertRule, AlertSettings, EarshotSettings
+from monitor.core.config import AlertRule, AlertSettings, EarshotSettings
 from sentiment.apology import is_complaint
 
 __all__ = [

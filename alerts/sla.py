@@ -18,8 +18,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from monitor.config import EarshotSettings
-from monitor.models import Alert, AlertKind, AlertStatus, utcnow
+from monitor.core.config import EarshotSettings
+from monitor.core.models import Alert, AlertKind, AlertStatus, utcnow
 
 __all__ = ["SLA_COUNTS", "escalate_overdue"]
 

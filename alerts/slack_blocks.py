@@ -25,8 +25,8 @@ from urllib.parse import urlsplit
 from alerts import action_ids
 from alerts.escaping import clean_text, escape_control_chars, plain_text, slack_len
 from alerts.rules import MentionView, ScoreView, format_rating
-from monitor.config import EarshotSettings
-from monitor.models import Alert
+from monitor.core.config import EarshotSettings
+from monitor.core.models import Alert
 
 __all__ = [
     "ASPECT_LABELS_EN",

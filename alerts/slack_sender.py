@@ -36,8 +36,8 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web import SlackResponse
 
 from alerts.slack_blocks import SlackMessage
-from monitor.config import EarshotSettings
-from monitor.models import AlertStatus
+from monitor.core.config import EarshotSettings
+from monitor.core.models import AlertStatus
 
 __all__ = [
     "AlertSender",

@@ -27,7 +27,7 @@ from slack_sdk.socket_mode.response import SocketModeResponse
 from sqlalchemy.engine import Engine
 
 from alerts.interactivity import InteractivityWorker, accept_payload, needs_trigger
-from monitor.config import EarshotSettings
+from monitor.core.config import EarshotSettings
 
 __all__ = ["SIGNATURE_PREFIX", "SocketModeReceiver", "start_socket_mode"]
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from alerts.escaping import clean_text, plain_text
 from alerts.slack_blocks import SlackLimits, SlackMessage, fit_escaped, truncate
-from monitor.models import Alert
+from monitor.core.models import Alert
 
 __all__ = ["KIND_FAILING", "KIND_QUIET", "KIND_RECOVERED", "SOURCE_KINDS", "build_source_message"]
 

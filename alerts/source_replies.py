@@ -30,7 +30,7 @@ from urllib.parse import quote
 
 from alerts.replies import reply_length, reply_limit, reply_unit
 from alerts.rules import MentionView
-from monitor.config import EarshotSettings, source_env_var
+from monitor.core.config import EarshotSettings, source_env_var
 
 __all__ = ["DEFAULT_TIMEOUT", "ReplyOutcome", "post_source_reply", "reply_supported"]
 

@@ -35,8 +35,8 @@ from alerts.slack_blocks import (
     truncate,
     untrusted,
 )
-from monitor.config import EarshotSettings
-from monitor.models import Alert, AlertKind
+from monitor.core.config import EarshotSettings
+from monitor.core.models import Alert, AlertKind
 
 __all__ = ["build_storm", "build_storm_subsided", "storm_message"]
 

@@ -47,9 +47,9 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from alerts.rules import route_channel
-from monitor.config import EarshotSettings, StormSettings
-from monitor.db import write_session
-from monitor.models import Alert, AlertKind, AlertStatus, Mention, SentimentScore, Storm, TargetRow
+from monitor.core.config import EarshotSettings, StormSettings
+from monitor.core.db import write_session
+from monitor.core.models import Alert, AlertKind, AlertStatus, Mention, SentimentScore, Storm, TargetRow
 
 __all__ = ["STORM_COUNTS", "check_storms", "open_dedupe_key", "open_storm_alert_id", "subsided_dedupe_key"]
 

@@ -41,9 +41,9 @@ from alerts.rules import evaluate  # noqa: E402
 from alerts.signature import sign  # noqa: E402
 from alerts.slack_sender import ConsoleSender  # noqa: E402
 from alerts.storms import check_storms  # noqa: E402
-from monitor.config import EarshotSettings  # noqa: E402
-from monitor.db import make_engine  # noqa: E402
-from monitor.models import Alert, Mention, SentimentScore, TargetRow  # noqa: E402
+from monitor.core.config import EarshotSettings  # noqa: E402
+from monitor.core.db import make_engine  # noqa: E402
+from monitor.core.models import Alert, Mention, SentimentScore, TargetRow  # noqa: E402
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 TEXTS = [

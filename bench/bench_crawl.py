@@ -148,9 +148,9 @@ def crawl(
     """One isolated google_business crawl into ``db_url``; checks that every review was stored."""
     from sqlmodel import Session, func, select
 
-    from monitor.config import EarshotSettings, Target
-    from monitor.db import make_engine
-    from monitor.models import CrawlRun, Mention
+    from monitor.core.config import EarshotSettings, Target
+    from monitor.core.db import make_engine
+    from monitor.core.models import CrawlRun, Mention
     from spiders.runner import run_crawl
 
     settings = EarshotSettings(

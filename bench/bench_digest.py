@@ -38,10 +38,10 @@ from sqlalchemy import text  # noqa: E402
 from sqlalchemy.engine import Engine  # noqa: E402
 from sqlmodel import Session  # noqa: E402
 
-from monitor.config import EarshotSettings  # noqa: E402
-from monitor.db import make_engine  # noqa: E402
+from monitor.core.config import EarshotSettings  # noqa: E402
+from monitor.core.db import make_engine  # noqa: E402
+from monitor.core.models import Storm, TargetRow  # noqa: E402
 from monitor.digest import build_digest, parse_week, render_charts, render_html  # noqa: E402
-from monitor.models import Storm, TargetRow  # noqa: E402
 
 DEFAULT_PG_URL = os.environ.get(
     "EARSHOT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -265,7 +265,7 @@ def run(db_url: str, mentions: int, data_dir: Path) -> None:
         + ", ".join(f"{k} {v:.1f} s" for k, v in timings.items())
         + f"; total {sum(timings.values()):.1f} s"
     )
-    measure(engine, settings, "indexes as in monitor/models.py")
+    measure(engine, settings, "indexes as in monitor/core/models.py")
     began = time.perf_counter()
     with engine.begin() as conn:
         conn.execute(text(INDEX))

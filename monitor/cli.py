@@ -11,8 +11,8 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from monitor.config import ConfigError, EarshotSettings, load_settings
-from monitor.db import DatabaseError, make_engine, redact_url, session_scope
+from monitor.core.config import ConfigError, EarshotSettings, load_settings
+from monitor.core.db import DatabaseError, make_engine, redact_url, session_scope
 
 if TYPE_CHECKING:
     from monitor.source_health import SourceStatus
@@ -316,7 +316,7 @@ def cmd_demo(args: argparse.Namespace, settings: EarshotSettings) -> int:
 
 
 def cmd_corrections_add(args: argparse.Namespace, settings: EarshotSettings) -> int:
-    from monitor.corrections import CorrectionError, record_correction
+    from monitor.core.corrections import CorrectionError, record_correction
 
     engine = make_engine(settings.effective_database_url)
     try:
@@ -330,7 +330,7 @@ def cmd_corrections_add(args: argparse.Namespace, settings: EarshotSettings) -> 
 
 
 def cmd_corrections_export(args: argparse.Namespace, settings: EarshotSettings) -> int:
-    from monitor.corrections import export_corrections
+    from monitor.core.corrections import export_corrections
 
     engine = make_engine(settings.effective_database_url)
     with session_scope(engine) as session:

@@ -18,10 +18,10 @@ from pathlib import Path
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from monitor.config import AlertSettings, EarshotSettings
-from monitor.db import make_engine
+from monitor.core.config import AlertSettings, EarshotSettings
+from monitor.core.db import make_engine
+from monitor.core.models import Alert, Mention, SentimentScore, utcnow
 from monitor.demo_source import DemoSource
-from monitor.models import Alert, Mention, SentimentScore, utcnow
 from monitor.pipeline import TextScorer, load_scorer, run_alerts, run_crawls, score_pending
 
 DEMO_RULES = [

@@ -29,7 +29,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from pydantic import SecretStr
 
-from monitor.config import EarshotSettings, Target
+from monitor.core.config import EarshotSettings, Target
 
 if TYPE_CHECKING:
     from monitor.demo_data.google_business import GoogleBusinessSite

@@ -46,7 +46,8 @@ from sqlmodel import col
 from alerts.escaping import clean_text, escape_mrkdwn
 from alerts.slack_sender import ConsoleSender, SlackError
 from alerts.storms import latest_score_id
-from monitor.config import EarshotSettings
+from monitor.core.config import EarshotSettings
+from monitor.core.models import Alert, AlertKind, Mention, SentimentScore, Storm, TargetRow
 from monitor.digest_i18n import (
     Language,
     aspect_label,
@@ -59,7 +60,6 @@ from monitor.digest_i18n import (
     period_label,
     t,
 )
-from monitor.models import Alert, AlertKind, Mention, SentimentScore, Storm, TargetRow
 
 __all__ = [
     "AspectStat",

@@ -17,9 +17,9 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
-from monitor.config import EarshotSettings
-from monitor.db import DatabaseError, make_engine, session_scope
-from monitor.models import Mention, SentimentScore, StageRun, utcnow
+from monitor.core.config import EarshotSettings
+from monitor.core.db import DatabaseError, make_engine, session_scope
+from monitor.core.models import Mention, SentimentScore, StageRun, utcnow
 from monitor.source_health import SourceInfo, check_sources, source_catalogue
 
 if TYPE_CHECKING:  # sentiment imports torch (seconds); `earshot crawl` and `sources` must not pay for it

@@ -21,9 +21,9 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.engine import Engine
 
-from monitor.config import EarshotSettings
-from monitor.db import make_engine
-from monitor.models import utcnow
+from monitor.core.config import EarshotSettings
+from monitor.core.db import make_engine
+from monitor.core.models import utcnow
 from monitor.pipeline import (
     StageReport,
     TextScorer,

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 
-from monitor.config import EarshotSettings
+from monitor.core.config import EarshotSettings
 
 __all__ = ["SlackApp", "start_slack_app"]
 

@@ -36,9 +36,9 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from alerts.source_message import KIND_FAILING, KIND_QUIET, KIND_RECOVERED
-from monitor.config import EarshotSettings, SourceHealthSettings, source_env_var
-from monitor.db import session_scope
-from monitor.models import Alert, AlertStatus, CrawlRun, Mention, StageRun, utcnow
+from monitor.core.config import EarshotSettings, SourceHealthSettings, source_env_var
+from monitor.core.db import session_scope
+from monitor.core.models import Alert, AlertStatus, CrawlRun, Mention, StageRun, utcnow
 
 log = logging.getLogger(__name__)
 

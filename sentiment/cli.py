@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from monitor.config import EarshotSettings
+    from monitor.core.config import EarshotSettings
     from sentiment.analysis import Analyzer
     from sentiment.scorer import Scorer
 

@@ -34,9 +34,9 @@ from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 
-from monitor.config import EarshotSettings, SourceSettings, source_env_var
-from monitor.db import make_engine, session_scope
-from monitor.store import get_watermark
+from monitor.core.config import EarshotSettings, SourceSettings, source_env_var
+from monitor.core.db import make_engine, session_scope
+from monitor.core.store import get_watermark
 from spiders.config import earshot_settings
 from spiders.items import MentionItem
 from spiders.signals import scope_completed

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 from scrapy.settings import BaseSettings
 
-from monitor.config import EarshotSettings, load_settings
+from monitor.core.config import EarshotSettings, load_settings
 
 
 def earshot_settings(settings: BaseSettings) -> EarshotSettings:

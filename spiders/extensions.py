@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING, Any
 from scrapy import Spider, signals
 from sqlalchemy.engine import Engine
 
-from monitor.db import make_engine, session_scope
-from monitor.models import CrawlRun, utcnow
-from monitor.store import start_crawl_run
+from monitor.core.db import make_engine, session_scope
+from monitor.core.models import CrawlRun, utcnow
+from monitor.core.store import start_crawl_run
 from spiders.config import earshot_settings
 
 if TYPE_CHECKING:

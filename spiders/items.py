@@ -1,4 +1,4 @@
-"""The item every spider yields, and its validation into :class:`monitor.store.MentionIn`.
+"""The item every spider yields, and its validation into :class:`monitor.core.store.MentionIn`.
 
 Spiders map source data into a :class:`MentionItem` without judging it; :func:`to_mention_in` is the one
 place that decides whether an item may be stored, so every source is held to the same rules.
@@ -14,7 +14,7 @@ from typing import Any
 
 import scrapy
 
-from monitor.store import MentionIn
+from monitor.core.store import MentionIn
 
 TEXT_MAX_CHARS = 100_000  # longer texts are truncated, not dropped: the start says what matters
 AUTHOR_MAX_CHARS = 512

@@ -34,8 +34,8 @@ from scrapy.exceptions import DropItem
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from monitor.db import make_engine, write_session
-from monitor.store import MentionIn, UpsertOutcome, set_watermark, upsert_mention
+from monitor.core.db import make_engine, write_session
+from monitor.core.store import MentionIn, UpsertOutcome, set_watermark, upsert_mention
 from spiders.config import earshot_settings
 from spiders.items import InvalidItem, MentionItem, is_truncated, to_mention_in
 from spiders.logformatter import describe_item

@@ -22,10 +22,10 @@ from scrapy.spiderloader import get_spider_loader
 from sqlalchemy.engine import Engine
 from twisted.python.failure import Failure
 
-from monitor.config import EarshotSettings
-from monitor.db import make_engine, session_scope
-from monitor.models import CrawlRun, utcnow
-from monitor.store import start_crawl_run
+from monitor.core.config import EarshotSettings
+from monitor.core.db import make_engine, session_scope
+from monitor.core.models import CrawlRun, utcnow
+from monitor.core.store import start_crawl_run
 
 logger = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """Scrapy settings for Earshot's spiders.
 
 The runner (:mod:`spiders.runner`) loads this module at "project" priority and adds the service's
-:class:`monitor.config.EarshotSettings` under ``EARSHOT_SETTINGS``; every Earshot component reads its
+:class:`monitor.core.config.EarshotSettings` under ``EARSHOT_SETTINGS``; every Earshot component reads its
 database URL, targets and credentials from there (``scrapy crawl`` without a runner falls back to the
 ``EARSHOT_*`` environment). Settings named ``EARSHOT_*`` below are Earshot's own.
 """
@@ -84,7 +84,7 @@ REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
 TWISTED_REACTOR = "twisted.internet.asyncioreactor.AsyncioSelectorReactor"
 FEED_EXPORT_ENCODING = "utf-8"
 
-# Set by spiders.runner: the monitor.config.EarshotSettings object, and the crawl_runs row to fill in.
+# Set by spiders.runner: the monitor.core.config.EarshotSettings object, and the crawl_runs row to fill in.
 EARSHOT_SETTINGS = None
 EARSHOT_CRAWL_RUN_ID = None
 

@@ -12,7 +12,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 
-from monitor.db import make_engine
+from monitor.core.db import make_engine
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SHARED = Path(os.environ.get("EARSHOT_SHARED_DIR", Path(__file__).resolve().parents[1].parent / "shared"))

@@ -37,10 +37,10 @@ from alerts.action_ids import SENTIMENT_LABELS
 from alerts.actions import ActionError, assign, correct_sentiment, mark_handled, reopen, reply_to_item
 from alerts.outbox import sync_updates
 from alerts.slack_sender import AlertSender, SlackError, make_sender
-from monitor.config import EarshotSettings
-from monitor.corrections import CorrectionError, record_correction
-from monitor.db import write_session
-from monitor.models import Alert, AlertKind, Mention
+from monitor.core.config import EarshotSettings
+from monitor.core.corrections import CorrectionError, record_correction
+from monitor.core.db import write_session
+from monitor.core.models import Alert, AlertKind, Mention
 from monitor.web.auth import (
     SESSION_COOKIE,
     Session,

@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Final
 
-from monitor.config import EarshotSettings
+from monitor.core.config import EarshotSettings
 
 __all__ = [
     "SESSION_COOKIE",

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from monitor.config import EarshotSettings
+from monitor.core.config import EarshotSettings
 from monitor.digest import find_report, list_reports
 
 __all__ = ["DigestLink", "digest_file", "digest_links"]

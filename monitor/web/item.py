@@ -19,8 +19,8 @@ from alerts.enqueue import mention_view, score_view
 from alerts.replies import reply_limit, reply_unit, suggest_reply
 from alerts.reply_modal import source_label
 from alerts.source_replies import reply_supported
-from monitor.config import EarshotSettings, ReplySettings
-from monitor.models import (
+from monitor.core.config import EarshotSettings, ReplySettings
+from monitor.core.models import (
     Alert,
     AlertKind,
     Mention,

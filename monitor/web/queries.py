@@ -24,7 +24,7 @@ from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
-from monitor.models import Alert, AlertKind, Mention, SentimentScore, TargetRow
+from monitor.core.models import Alert, AlertKind, Mention, SentimentScore, TargetRow
 
 __all__ = [
     "SENTIMENTS",

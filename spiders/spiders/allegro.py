@@ -24,7 +24,7 @@ from urllib.parse import quote, urlencode
 from scrapy import Request
 from scrapy.http import Response
 
-from monitor.config import AllegroSettings, source_env_var
+from monitor.core.config import AllegroSettings, source_env_var
 from spiders.base import ScopeState, SourceError, SourceSpider
 from spiders.items import InvalidItem, MentionItem, optional_timestamp, rfc3339_millis
 from spiders.responses import as_object, error_object, error_text, json_object, required_list

@@ -31,7 +31,7 @@ from urllib.parse import quote, urlencode
 from scrapy import Request
 from scrapy.http import Response
 
-from monitor.config import BlueskySettings, source_env_var
+from monitor.core.config import BlueskySettings, source_env_var
 from spiders.base import ScopeState, SourceError
 from spiders.items import InvalidItem, MentionItem, optional_timestamp, rfc3339_millis, whole_count
 from spiders.middlewares import RateLimitStatus, header_float

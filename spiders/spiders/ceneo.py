@@ -31,7 +31,7 @@ from parsel import Selector
 from scrapy import Request
 from scrapy.http import Response, TextResponse
 
-from monitor.config import CeneoSettings
+from monitor.core.config import CeneoSettings
 from spiders.base import ScopeState, SourceError, SourceSpider
 from spiders.items import MentionItem, optional_timestamp, parse_timestamp
 from spiders.text import normalise_space, strip_html

@@ -30,7 +30,7 @@ from scrapy.exceptions import CloseSpider
 from scrapy.http import Response
 from twisted.python.failure import Failure
 
-from monitor.config import EarshotSettings, GoogleBusinessSettings, source_env_var
+from monitor.core.config import EarshotSettings, GoogleBusinessSettings, source_env_var
 from spiders.base import ScopeState, SourceError, SourceSpider
 from spiders.google import list_page, parse_google_error
 from spiders.items import InvalidItem, MentionItem, optional_timestamp

@@ -21,7 +21,7 @@ from urllib.parse import quote, urlencode
 from scrapy import Request
 from scrapy.http import Response
 
-from monitor.config import GooglePlacesSettings, source_env_var
+from monitor.core.config import GooglePlacesSettings, source_env_var
 from spiders.base import ScopeState, SourceError, SourceSpider
 from spiders.google import parse_google_error
 from spiders.items import InvalidItem, MentionItem, optional_timestamp

@@ -28,7 +28,7 @@ from urllib.parse import quote, urlencode
 from scrapy import Request
 from scrapy.http import Response
 
-from monitor.config import HackerNewsSettings
+from monitor.core.config import HackerNewsSettings
 from spiders.base import ScopeState, SourceError, SourceSpider, body_excerpt
 from spiders.items import InvalidItem, MentionItem, epoch_time, optional_timestamp, whole_count
 from spiders.responses import error_object, json_object, key_list

@@ -35,7 +35,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 from scrapy import Request
 from scrapy.http import Response
 
-from monitor.config import MastodonSettings, source_env_var
+from monitor.core.config import MastodonSettings, source_env_var
 from spiders.base import ScopeState, SourceError
 from spiders.items import InvalidItem, MentionItem, optional_timestamp, whole_count
 from spiders.middlewares import RateLimitStatus, header_float

@@ -32,7 +32,7 @@ from scrapy import Request
 from scrapy.exceptions import CloseSpider
 from scrapy.http import Response
 
-from monitor.config import RedditSettings, source_env_var
+from monitor.core.config import RedditSettings, source_env_var
 from spiders.base import ScopeState, SourceError
 from spiders.items import InvalidItem, MentionItem, epoch_time
 from spiders.middlewares import RateLimitStatus, header_float

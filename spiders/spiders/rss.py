@@ -27,7 +27,7 @@ from defusedxml import DefusedXmlException
 from scrapy import Request
 from scrapy.http import Response
 
-from monitor.config import RssSettings
+from monitor.core.config import RssSettings
 from spiders.base import ScopeState, SourceError, SourceSpider
 from spiders.items import MentionItem, optional_timestamp
 from spiders.text import BLOCK_TAGS, SKIP_TAGS, bounded_id, normalise_space, primary_language, strip_html

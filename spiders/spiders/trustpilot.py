@@ -28,7 +28,7 @@ from urllib.parse import quote, urlencode
 from scrapy import Request
 from scrapy.http import Response
 
-from monitor.config import TrustpilotSettings, source_env_var
+from monitor.core.config import TrustpilotSettings, source_env_var
 from spiders.base import ScopeState, SourceError, SourceSpider
 from spiders.items import InvalidItem, MentionItem, optional_timestamp
 from spiders.responses import as_object, error_object, error_text, json_object, required_list

@@ -32,7 +32,7 @@ from scrapy.http import Response
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
-from monitor.config import YouTubeSettings, source_env_var
+from monitor.core.config import YouTubeSettings, source_env_var
 from spiders.base import ScopeState, SourceError, SourceSpider
 from spiders.google import list_page, parse_google_error
 from spiders.items import InvalidItem, MentionItem, optional_timestamp, whole_count

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.config import CONFIG_ENV, EarshotSettings
+from monitor.core.config import CONFIG_ENV, EarshotSettings
 from tests.alerts.fake_slack import FakeSlack
 from tests.alerts.helpers import make_settings
 

@@ -11,8 +11,8 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from monitor.config import EarshotSettings
-from monitor.models import Alert, Mention, SentimentScore, TargetRow, utcnow
+from monitor.core.config import EarshotSettings
+from monitor.core.models import Alert, Mention, SentimentScore, TargetRow, utcnow
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "alerts"
 PUBLIC_URL = "https://earshot.example.com"

@@ -24,7 +24,7 @@ from alerts import action_ids
 from alerts.interactivity import PayloadError, parse_payload
 from alerts.reply_library import PastReply
 from alerts.reply_modal import ModalLimits, reply_modal
-from monitor.models import Alert, ReplyRecord, SentimentCorrection
+from monitor.core.models import Alert, ReplyRecord, SentimentCorrection
 from sentiment.embeddings import FloatMatrix
 from tests.alerts.fake_slack import DEFAULT_USER, FakeSlack, StoredMessage
 from tests.alerts.fake_sources import FakeReplyApi

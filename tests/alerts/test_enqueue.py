@@ -16,8 +16,8 @@ from sqlmodel import Session, select
 from alerts.enqueue import enqueue_alerts
 from alerts.outbox import deliver_pending
 from alerts.slack_sender import SlackSender
-from monitor.config import EarshotSettings
-from monitor.models import (
+from monitor.core.config import EarshotSettings
+from monitor.core.models import (
     Alert,
     AlertKind,
     AlertStatus,

@@ -36,8 +36,8 @@ from alerts.interactivity import (
 from alerts.outbox import deliver_pending, sync_updates
 from alerts.slack_sender import SlackSender
 from alerts.socket_mode import SocketModeReceiver
-from monitor.config import EarshotSettings
-from monitor.models import Alert, Mention, SlackRequest, utcnow
+from monitor.core.config import EarshotSettings
+from monitor.core.models import Alert, Mention, SlackRequest, utcnow
 from sentiment.embeddings import Embedder
 from tests.alerts.fake_slack import (
     DEFAULT_USER,

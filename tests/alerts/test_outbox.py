@@ -23,8 +23,8 @@ from alerts import enqueue as enqueue_module
 from alerts import outbox
 from alerts.outbox import deliver_pending, enqueue_alerts, requeue_failed, run_alerts
 from alerts.slack_sender import ConsoleSender, SlackSender, make_sender
-from monitor.config import EarshotSettings
-from monitor.models import Alert, AlertStatus, SentimentScore, StageRun, utcnow
+from monitor.core.config import EarshotSettings
+from monitor.core.models import Alert, AlertStatus, SentimentScore, StageRun, utcnow
 from tests.alerts.fake_slack import FakeSlack
 from tests.alerts.helpers import Clock, Sleeps, add_mention, alerts, make_settings, only_alert, review
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from alerts.preview import preview
 from alerts.slack_blocks import SlackMessage, limit_violations
-from monitor.config import EarshotSettings
+from monitor.core.config import EarshotSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURE = ROOT / "tests" / "fixtures" / "alerts" / "preview_mentions.jsonl"

@@ -16,7 +16,7 @@ from alerts.render import render
 from alerts.rules import AspectView, MentionView, ScoreView, UrgencyReasonView
 from alerts.slack_blocks import SlackMessage, is_slack_user_id, limit_violations, user_ref
 from alerts.source_message import KIND_FAILING, build_source_message
-from monitor.models import Alert, AlertKind
+from monitor.core.models import Alert, AlertKind
 from tests.alerts.helpers import PUBLIC_URL, make_settings
 from tests.alerts.test_escaping import INJECTIONS, POLISH
 

@@ -15,7 +15,7 @@ from alerts import replies
 from alerts.replies import REPLY_LIMITS, reply_length, reply_limit, suggest_reply
 from alerts.reply_templates import phrases_for
 from alerts.rules import AspectView, MentionView, ScoreView, UrgencyReasonView
-from monitor.config import ReplySettings
+from monitor.core.config import ReplySettings
 
 ASPECTS = ("delivery", "returns", "customer_service", "product_quality", "price", "payment", "website")
 TONES = {

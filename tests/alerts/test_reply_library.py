@@ -20,7 +20,7 @@ from alerts.reply_library import (
     record_reply,
     similar_replies,
 )
-from monitor.models import Mention, ReplyRecord
+from monitor.core.models import Mention, ReplyRecord
 from sentiment.embeddings import E5Embedder, FloatMatrix
 
 _IDS = itertools.count(1)

@@ -18,7 +18,7 @@ from alerts.rules import (
     is_negative,
     is_urgent,
 )
-from monitor.config import EarshotSettings
+from monitor.core.config import EarshotSettings
 
 
 def settings(

@@ -12,8 +12,8 @@ from sqlmodel import Session
 from alerts.outbox import deliver_pending
 from alerts.sla import escalate_overdue
 from alerts.slack_sender import SlackSender
-from monitor.config import EarshotSettings
-from monitor.models import Alert, AlertKind, AlertStatus
+from monitor.core.config import EarshotSettings
+from monitor.core.models import Alert, AlertKind, AlertStatus
 from tests.alerts.fake_slack import FakeSlack
 from tests.alerts.helpers import Sleeps, add_mention, alerts
 

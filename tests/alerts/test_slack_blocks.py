@@ -25,8 +25,8 @@ from alerts.slack_blocks import (
     stars,
     truncate,
 )
-from monitor.config import EarshotSettings, ReplySettings, Target
-from monitor.models import Alert
+from monitor.core.config import EarshotSettings, ReplySettings, Target
+from monitor.core.models import Alert
 from tests.alerts.helpers import PUBLIC_URL, make_settings, review
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -18,8 +18,8 @@ from alerts.slack_sender import (
     SlackTransientError,
     make_sender,
 )
-from monitor.config import EarshotSettings
-from monitor.models import utcnow
+from monitor.core.config import EarshotSettings
+from monitor.core.models import utcnow
 from tests.alerts.fake_slack import FakeSlack
 from tests.alerts.helpers import make_settings
 

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from alerts.rules import MentionView
 from alerts.source_replies import ReplyOutcome, post_source_reply, reply_supported
-from monitor.config import EarshotSettings
+from monitor.core.config import EarshotSettings
 from tests.alerts.fake_sources import FakeReplyApi
 
 REVIEW = "accounts/1234567890/locations/9876543210/reviews/AbFvOqnXyZ_1"

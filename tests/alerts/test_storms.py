@@ -16,8 +16,8 @@ from sqlmodel import Session, col, select
 
 import alerts.storms as storms
 from alerts.storms import check_storms, open_storm_alert_id
-from monitor.config import EarshotSettings
-from monitor.models import Alert, AlertKind, AlertStatus, Mention, SentimentScore, Storm, TargetRow
+from monitor.core.config import EarshotSettings
+from monitor.core.models import Alert, AlertKind, AlertStatus, Mention, SentimentScore, Storm, TargetRow
 
 NOW = datetime(2024, 5, 8, 14, 0, tzinfo=UTC)
 SHOP = "Sklep Zielony"

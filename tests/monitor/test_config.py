@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from monitor.config import ConfigError, load_settings
+from monitor.core.config import ConfigError, load_settings
 
 
 def test_defaults_use_sqlite_under_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -11,10 +11,10 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from monitor.cli import main
-from monitor.corrections import CorrectionError, export_corrections, record_correction
-from monitor.db import session_scope
-from monitor.models import SentimentCorrection, SentimentScore
-from monitor.store import MentionIn, upsert_mention
+from monitor.core.corrections import CorrectionError, export_corrections, record_correction
+from monitor.core.db import session_scope
+from monitor.core.models import SentimentCorrection, SentimentScore
+from monitor.core.store import MentionIn, upsert_mention
 from sentiment.datasets import load_labelled_csv
 from sentiment.labels import NEGATIVE, NEUTRAL
 
@@ -91,7 +91,7 @@ def test_cli_add_and_export(
 ) -> None:
     url = f"sqlite:///{tmp_path / 'e.db'}"
     monkeypatch.setenv("EARSHOT_DATABASE_URL", url)
-    from monitor.db import make_engine
+    from monitor.core.db import make_engine
 
     engine = make_engine(url)
     mention_id = _mention(

@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import create_engine, inspect, text
 from sqlmodel import Session, select
 
-from monitor.db import make_engine, write_session
-from monitor.models import Alert, SentimentScore, TargetRow
+from monitor.core.db import make_engine, write_session
+from monitor.core.models import Alert, SentimentScore, TargetRow
 
 
 def test_old_sentiment_scores_table_gains_urgency_and_aspects(tmp_path: Path) -> None:

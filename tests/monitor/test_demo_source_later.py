@@ -21,7 +21,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from alerts.keywords import fold
-from monitor.config import EarshotSettings
+from monitor.core.config import EarshotSettings
 from monitor.demo_data.google_business import GoogleBusinessSite
 from monitor.demo_data.mastodon import MastodonSite
 from monitor.demo_source import DATA_DIR, DEFAULT_ACCESS_TOKEN, SITES, DemoRequest, DemoSource

@@ -33,7 +33,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from alerts.slack_sender import ConsoleSender, SlackSender
-from monitor.config import CONFIG_ENV, EarshotSettings
+from monitor.core.config import CONFIG_ENV, EarshotSettings
+from monitor.core.models import Alert, AlertKind, AlertStatus, Mention, SentimentScore, Storm, TargetRow
 from monitor.digest import (
     DigestError,
     Week,
@@ -51,7 +52,6 @@ from monitor.digest import (
     target_slug,
     week_days,
 )
-from monitor.models import Alert, AlertKind, AlertStatus, Mention, SentimentScore, Storm, TargetRow
 from tests.alerts.fake_slack import FakeSlack
 
 WARSAW = ZoneInfo("Europe/Warsaw")

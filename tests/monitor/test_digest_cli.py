@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from monitor.db import make_engine
+from monitor.core.db import make_engine
 from tests.monitor.test_digest import TARGET, seed
 
 ROOT = Path(__file__).resolve().parents[2]

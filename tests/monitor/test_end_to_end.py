@@ -14,10 +14,10 @@ import pytest
 from pydantic import SecretStr
 from sqlmodel import Session, col, select
 
-from monitor.config import EarshotSettings, load_settings
-from monitor.db import make_engine
+from monitor.core.config import EarshotSettings, load_settings
+from monitor.core.db import make_engine
+from monitor.core.models import Alert, AlertStatus, CrawlRun, Mention, SentimentScore, StageRun
 from monitor.demo_source import DemoSource
-from monitor.models import Alert, AlertStatus, CrawlRun, Mention, SentimentScore, StageRun
 from monitor.pipeline import TextScorer, load_scorer, run_alerts, run_crawls, score_pending
 from monitor.scheduler import run_forever
 from tests.alerts.fake_slack import FakeSlack

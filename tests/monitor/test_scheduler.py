@@ -14,10 +14,10 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from monitor.config import EarshotSettings, Target, load_settings
-from monitor.db import make_engine
+from monitor.core.config import EarshotSettings, Target, load_settings
+from monitor.core.db import make_engine
+from monitor.core.models import CrawlRun, StageRun
 from monitor.demo_source import DemoSource
-from monitor.models import CrawlRun, StageRun
 from monitor.pipeline import TextScorer, load_scorer
 from monitor.scheduler import CRAWL_EXECUTOR, _guarded, build_scheduler
 

@@ -11,8 +11,8 @@ from sqlmodel import Session, select
 
 from alerts.outbox import deliver_pending, enqueue_alerts
 from alerts.slack_sender import SlackSender
-from monitor.config import EarshotSettings
-from monitor.models import Alert
+from monitor.core.config import EarshotSettings
+from monitor.core.models import Alert
 from monitor.slack_app import start_slack_app
 from tests.alerts.fake_slack import FakeSlack
 from tests.alerts.helpers import Sleeps, add_mention

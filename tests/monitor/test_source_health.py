@@ -23,10 +23,10 @@ from alerts.outbox import deliver_pending, run_alerts
 from alerts.slack_blocks import limit_violations
 from alerts.slack_sender import ConsoleSender, SlackSender
 from alerts.source_message import KIND_FAILING, KIND_QUIET, KIND_RECOVERED, build_source_message
-from monitor.config import EarshotSettings
-from monitor.db import make_engine
-from monitor.migrations import allow_alerts_without_mention, mention_id_required
-from monitor.models import Alert, AlertStatus, CrawlRun, Mention, StageRun
+from monitor.core.config import EarshotSettings
+from monitor.core.db import make_engine
+from monitor.core.migrations import allow_alerts_without_mention, mention_id_required
+from monitor.core.models import Alert, AlertStatus, CrawlRun, Mention, StageRun
 from monitor.source_health import check_sources, median_gap, quiet_limit
 from tests.alerts.fake_slack import FakeSlack
 

@@ -12,9 +12,9 @@ import pytest
 from sqlmodel import Session, col, select
 
 from monitor.cli import main
-from monitor.db import make_engine
+from monitor.core.db import make_engine
+from monitor.core.models import CrawlRun, utcnow
 from monitor.demo_source import DemoSource
-from monitor.models import CrawlRun, utcnow
 from spiders.runner import available_spiders
 
 SECRET_KEY = "AIza-very-secret-places-key"
@@ -176,7 +176,7 @@ def test_a_named_source_runs_even_when_unconfigured(
 
 
 def test_a_crashing_spider_does_not_stop_the_next_one(tmp_path: Path) -> None:
-    from monitor.config import EarshotSettings
+    from monitor.core.config import EarshotSettings
     from monitor.pipeline import run_crawls
 
     fakes = {"SPIDER_MODULES": ["spiders.spiders", "tests.spiders.fake_spiders"]}

@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from monitor.db import session_scope
-from monitor.models import Mention, MentionRevision, TargetRow
-from monitor.store import MentionIn, UpsertOutcome, get_watermark, set_watermark, upsert_mention
+from monitor.core.db import session_scope
+from monitor.core.models import Mention, MentionRevision, TargetRow
+from monitor.core.store import MentionIn, UpsertOutcome, get_watermark, set_watermark, upsert_mention
 
 
 def _review(text: str = "Paczka przyszła uszkodzona.", rating: float = 1.0, **kw: object) -> MentionIn:

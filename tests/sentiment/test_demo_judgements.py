@@ -13,8 +13,8 @@ import pytest
 from alerts.enqueue import score_view
 from alerts.replies import suggest_reply
 from alerts.rules import MentionView
-from monitor.config import ReplySettings
-from monitor.models import SentimentScore
+from monitor.core.config import ReplySettings
+from monitor.core.models import SentimentScore
 from sentiment.analysis import Analysis, Analyzer, MentionText
 from sentiment.apology import is_complaint
 from sentiment.scorer import Scorer

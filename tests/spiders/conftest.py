@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from sqlmodel import Session, col, select
 
-from monitor.config import EarshotSettings, Target
-from monitor.db import make_engine
-from monitor.models import CrawlRun, Mention, MentionRevision
-from monitor.store import get_watermark
+from monitor.core.config import EarshotSettings, Target
+from monitor.core.db import make_engine
+from monitor.core.models import CrawlRun, Mention, MentionRevision
+from monitor.core.store import get_watermark
 from spiders.runner import CrawlSummary, run_crawl
 from tests.spiders.replay_server import ReplayServer
 

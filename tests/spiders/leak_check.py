@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from monitor.db import make_engine
+from monitor.core.db import make_engine
 
 STORED_TABLES = ("crawl_runs", "mentions", "mention_revisions", "watermarks")
 

@@ -12,7 +12,7 @@ from pydantic import ValidationError
 from scrapy.settings import Settings
 from scrapy.spiderloader import get_spider_loader
 
-from monitor.config import EarshotSettings, GooglePlacesSettings, RssSettings, Target, source_env_var
+from monitor.core.config import EarshotSettings, GooglePlacesSettings, RssSettings, Target, source_env_var
 from spiders.base import ScopeState, SourceError, SourceSpider
 from spiders.runner import available_spiders
 from spiders.spiders.google_business import GoogleBusinessReviewsSpider

@@ -10,7 +10,7 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-from monitor.config import EarshotSettings, Target
+from monitor.core.config import EarshotSettings, Target
 from tests.spiders.conftest import TARGET, crawl, mentions, revisions, source_watermark
 from tests.spiders.leak_check import assert_no_leak
 from tests.spiders.replay_server import ReplayServer, Reply

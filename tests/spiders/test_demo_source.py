@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitor.config import EarshotSettings
+from monitor.core.config import EarshotSettings
 from monitor.demo_source import DEFAULT_ACCESS_TOKEN, DemoSource
 from spiders.items import to_mention_in
 from spiders.spiders.google_business import parse_reviews_page, review_to_item

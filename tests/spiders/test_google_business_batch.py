@@ -16,9 +16,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitor.config import EarshotSettings, Target
-from monitor.db import make_engine, session_scope
-from monitor.store import set_watermark
+from monitor.core.config import EarshotSettings, Target
+from monitor.core.db import make_engine, session_scope
+from monitor.core.store import set_watermark
 from spiders.spiders.google_business import (
     LocationScope,
     MalformedResponse,

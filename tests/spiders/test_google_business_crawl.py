@@ -11,8 +11,8 @@ from pathlib import Path
 
 from sqlmodel import Session, select
 
-from monitor.db import make_engine
-from monitor.models import MentionRevision
+from monitor.core.db import make_engine
+from monitor.core.models import MentionRevision
 from tests.spiders.conftest import (
     LOC1,
     LOC2,
@@ -241,7 +241,7 @@ def test_missing_token_ends_the_run_with_a_clear_reason(
 
 
 def test_demo_source_crawls_end_to_end(sqlite_url: str, tmp_path: Path) -> None:
-    from monitor.config import EarshotSettings
+    from monitor.core.config import EarshotSettings
     from monitor.demo_source import DemoSource
 
     with DemoSource() as demo:

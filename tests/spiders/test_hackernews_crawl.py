@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from monitor.config import EarshotSettings, Target
+from monitor.core.config import EarshotSettings, Target
 from tests.spiders.conftest import TARGET, crawl, mentions, revisions, source_watermark
 from tests.spiders.replay_server import Recorded, ReplayServer, Reply
 

@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from monitor.db import session_scope
-from monitor.models import Mention
-from monitor.store import MentionIn, upsert_mention
+from monitor.core.db import session_scope
+from monitor.core.models import Mention
+from monitor.core.store import MentionIn, upsert_mention
 from spiders.items import (
     TEXT_MAX_CHARS,
     InvalidItem,

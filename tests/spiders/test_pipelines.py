@@ -34,10 +34,10 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, func, select
 
-from monitor.config import EarshotSettings
-from monitor.db import make_engine, session_scope
-from monitor.models import CrawlRun, Mention, MentionRevision
-from monitor.store import ensure_target, get_watermark, upsert_mention
+from monitor.core.config import EarshotSettings
+from monitor.core.db import make_engine, session_scope
+from monitor.core.models import CrawlRun, Mention, MentionRevision
+from monitor.core.store import ensure_target, get_watermark, upsert_mention
 from spiders.extensions import count_errors, fill_run, json_safe
 from spiders.items import InvalidItem, MentionItem, to_mention_in
 from spiders.pipelines import InvalidItemDropped, StorageFailed, StoragePipeline, ValidationPipeline

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from sqlmodel import Session, select
 
-from monitor.db import make_engine
-from monitor.models import CrawlRun
+from monitor.core.db import make_engine
+from monitor.core.models import CrawlRun
 from spiders.runner import CrawlError, available_spiders, run_crawl
 from tests.spiders.conftest import FAST, LOC2, crawl_run, gbp_settings
 from tests.spiders.replay_server import ReplayServer, Reply, reviews_path

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from scrapy.http import TextResponse
 
-from monitor.config import EarshotSettings, Target
+from monitor.core.config import EarshotSettings, Target
 from spiders.spiders.trustpilot import TrustpilotReviewsSpider
 from tests.spiders.conftest import TARGET, crawl, mentions, revisions, source_watermark
 from tests.spiders.leak_check import assert_no_leak

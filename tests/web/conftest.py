@@ -22,7 +22,7 @@ from urllib.parse import urlencode
 import pytest
 from sqlalchemy.engine import Engine
 
-from monitor.config import CONFIG_ENV, EarshotSettings
+from monitor.core.config import CONFIG_ENV, EarshotSettings
 from monitor.web.app import bound_port, create_app, serve_web, shutdown_web
 from monitor.web.auth import hash_password
 from tests.web.seed import SeedInfo, seed_demo

@@ -43,7 +43,7 @@ from typing import Any, Final
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from monitor.models import (
+from monitor.core.models import (
     Alert,
     AlertKind,
     AlertStatus,

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from monitor.models import Alert
+from monitor.core.models import Alert
 from monitor.web.app import create_app
 from monitor.web.auth import WebConfigError, hash_password, verify_password
 from tests.web.conftest import (

@@ -21,9 +21,9 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from monitor.config import CONFIG_ENV, EarshotSettings
-from monitor.db import make_engine
-from monitor.models import Alert, ReplyRecord, SentimentCorrection
+from monitor.core.config import CONFIG_ENV, EarshotSettings
+from monitor.core.db import make_engine
+from monitor.core.models import Alert, ReplyRecord, SentimentCorrection
 from tests.alerts.fake_sources import FakeReplyApi
 from tests.web.browser import SCREENSHOTS, ScreenshotSummary, free_port, launch_chromium
 from tests.web.seed import GOOGLE_REVIEW_NAME, HOSTILE_TEXT, SEED_WEEK, TARGETS, SeedInfo, seed_demo

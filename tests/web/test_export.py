@@ -12,7 +12,7 @@ from sqlalchemy import insert
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from monitor.models import Mention
+from monitor.core.models import Mention
 from tests.web.conftest import Site
 
 

@@ -13,8 +13,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from alerts.slack_sender import SlackTransientError
-from monitor.config import EarshotSettings
-from monitor.models import Alert, AlertKind, ReplyRecord, SentimentCorrection
+from monitor.core.config import EarshotSettings
+from monitor.core.models import Alert, AlertKind, ReplyRecord, SentimentCorrection
 from tests.alerts.fake_sources import FakeReplyApi
 from tests.web.conftest import USER, Client, Site, SiteFactory
 from tests.web.seed import GOOGLE_REVIEW_NAME, HOSTILE_TEXT

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from monitor.models import CrawlRun, Mention, MentionRevision, TargetRow, Watermark, utcnow
+from monitor.core.models import CrawlRun, Mention, MentionRevision, TargetRow, Watermark, utcnow
 
 
 @dataclass(frozen=True)

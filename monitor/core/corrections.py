@@ -14,7 +14,7 @@ from typing import IO, Final
 
 from sqlmodel import Session, col, select
 
-from monitor.models import Mention, MentionRevision, SentimentCorrection, SentimentScore
+from monitor.core.models import Mention, MentionRevision, SentimentCorrection, SentimentScore
 
 LABELS: Final = ("negative", "neutral", "positive")
 EXPORT_COLUMNS: Final = ("text", "label", "mention_id", "mention_version", "source", "lang", "corrected_at")

@@ -1,7 +1,7 @@
 """Schema changes ``create_all`` cannot make: an existing ``alerts`` table learns to hold alerts without a mention.
 
 Databases created before source-health alerts have ``alerts.mention_id NOT NULL``; ``create_all`` never
-alters an existing table, and ``monitor.db`` only adds missing columns. PostgreSQL drops the constraint
+alters an existing table, and ``monitor.core.db`` only adds missing columns. PostgreSQL drops the constraint
 in place; SQLite cannot, so the table is rebuilt in one transaction (the documented 12-step procedure):
 create the new shape, copy the rows, drop the old table, rename, recreate the indexes.
 """
@@ -16,7 +16,7 @@ from sqlalchemy import MetaData, inspect, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.schema import CreateIndex, CreateTable
 
-from monitor.models import Alert, Mention
+from monitor.core.models import Alert, Mention
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ def mention_id_required(engine: Engine) -> bool:
 def allow_alerts_without_mention(engine: Engine) -> bool:
     """Make ``alerts.mention_id`` nullable where it is not yet; True when the table was changed.
 
-    Called by :func:`monitor.db.make_engine` on every open (one catalogue query when nothing is to do), and
+    Called by :func:`monitor.core.db.make_engine` on every open (one catalogue query when nothing is to do), and
     safe against a second process doing the same at the same moment (the change re-checks inside its own
     transaction).
     """

@@ -755,4 +755,4 @@ def write_readme_table(readme: Path) -> None:
 
 
 if __name__ == "__main__":
-    write_readme_table(Path(__file__).resolve().parents[1] / "README.md")
+    write_readme_table(Path(__file__).resolve().parents[2] / "README.md")

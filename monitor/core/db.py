@@ -15,8 +15,8 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError, ProgrammingError
 from sqlmodel import Session, SQLModel, create_engine
 
-from monitor import models  # noqa: F401  (registers the tables)
-from monitor.migrations import allow_alerts_without_mention
+from monitor.core import models  # noqa: F401  (registers the tables)
+from monitor.core.migrations import allow_alerts_without_mention
 
 log = logging.getLogger(__name__)
 
