@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, Column, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-
-def utcnow() -> datetime:
-    """Aware UTC: every stored time carries its zone, so SQLite and PostgreSQL agree."""
-    return datetime.now(UTC)
+from monitor.core.timeutil import utcnow
 
 
 class TargetRow(SQLModel, table=True):
