@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final
 
-from sentiment.corpus import ASPECT_KEYS
+from sentiment.vocabulary import ASPECT_KEYS
 
 __all__ = ["ASPECT_ORDER", "Phrases", "phrases_for"]
 

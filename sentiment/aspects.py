@@ -50,8 +50,8 @@ import numpy as np
 import numpy.typing as npt
 
 from sentiment.complaints import EMBEDDED_CHARS, ComplaintModel
-from sentiment.corpus import ASPECT_KEYS
 from sentiment.embeddings import E5Embedder, Embedder, safe_text
+from sentiment.vocabulary import ASPECT_KEYS
 
 Sentiment = Literal["negative", "neutral", "positive"]
 Via = Literal["lexicon", "encoder", "both"]

@@ -22,7 +22,8 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
-from sentiment.corpus import ASPECT_KEYS, CorpusItem, load_corpus, split
+from sentiment.corpus import CorpusItem, load_corpus, split
+from sentiment.vocabulary import ASPECT_KEYS
 
 COMPLAINTS_FILE: Final = Path(__file__).resolve().parent / "weights" / "earshot-complaints.json"
 EMBEDDED_CHARS: Final = 600

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Final
 
 from sentiment.urgency import REASONS
+from sentiment.vocabulary import ASPECT_KEYS
 
 CORPUS_DIR: Final = Path(__file__).resolve().parent / "data" / "corpus"
 DEV_SLICES: Final[frozenset[str]] = frozenset({"slice-07", "slice-08", "slice-15"})
@@ -41,15 +42,6 @@ KINDS: Final = ("review", "social", "feed", "announcement", "question")
 SENTIMENT_VALUES: Final = ("negative", "neutral", "positive")
 URGENCY_LEVELS: Final = ("none", "elevated", "critical")
 REASON_CODES: Final = REASONS  # the urgency module's list (standard library only, like this module)
-ASPECT_KEYS: Final = (
-    "delivery",
-    "returns",
-    "customer_service",
-    "product_quality",
-    "price",
-    "payment",
-    "website",
-)
 STYLES: Final = (
     "no_diacritics",
     "typos",

@@ -11,8 +11,8 @@ import pytest
 from sentiment.apology import is_complaint
 from sentiment.aspects import ASPECTS, AspectDetector
 from sentiment.complaints import COMPLAINTS_FILE, ComplaintFileError, ComplaintModel
-from sentiment.corpus import ASPECT_KEYS
 from sentiment.embeddings import E5Embedder
+from sentiment.vocabulary import ASPECT_KEYS
 
 from .test_aspects import KeywordSentiment
 
