@@ -10,19 +10,14 @@ from __future__ import annotations
 import os
 import tomllib
 from contextvars import ContextVar
-from datetime import time
 from pathlib import Path
-from typing import Any, ClassVar, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import Any, Literal
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     SecretStr,
     ValidationError,
     field_validator,
-    model_validator,
 )
 from pydantic_settings import (
     BaseSettings,
@@ -31,28 +26,15 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from monitor.core.alert_settings import (
+    AlertSettings,
+)
+from monitor.core.settings_base import ConfigError, Section, known_zone
+from monitor.core.source_settings import SourcesSettings
+
 CONFIG_ENV = "EARSHOT_CONFIG"
 # The file chosen by load_settings (``--config``), without mutating the process environment.
 _config_file: ContextVar[str | None] = ContextVar("earshot_config_file", default=None)
-
-
-class ConfigError(Exception):
-    """The configuration is missing or malformed; the message names the setting and how to fix it."""
-
-
-def _known_zone(name: str) -> str:
-    """An IANA time zone name, checked at load time so a typo is not found at 08:00 on a Monday."""
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(f"unknown time zone {name!r}; use an IANA name such as Europe/Warsaw") from exc
-    return name
-
-
-class Section(BaseModel):
-    """A config section: unknown keys are errors, so a typo is reported instead of ignored."""
-
-    model_config = ConfigDict(extra="forbid")
 
 
 class ReplySettings(Section):
@@ -152,355 +134,6 @@ class SlackSettings(Section):
     )
 
 
-Severity = Literal["urgent", "negative", "info"]
-UrgencyLevel = Literal["elevated", "critical"]
-
-
-class AlertRule(Section):
-    """One alert rule: its triggers (any one fires, or all with ``match = "all"``) narrowed by its filters.
-
-    Triggers: ``max_sentiment``, ``max_stars``, ``urgency``, ``keywords``. Filters (all must hold):
-    ``targets``, ``sources``, ``languages``, ``min_reach``. A rule without a trigger is a config error.
-    """
-
-    name: str = Field(min_length=1, max_length=64, description="Rule name, shown in the alert ('why').")
-    max_sentiment: float | None = Field(
-        None, ge=-1.0, le=1.0, description="Fires when the signed sentiment score is at or below this."
-    )
-    max_stars: float | None = Field(
-        None, ge=0, le=5, description="Fires when the star rating is at or below this."
-    )
-    urgency: UrgencyLevel | None = Field(
-        None, description="Fires when the sentiment package rates the item at least this urgent."
-    )
-    keywords: list[str] = Field(
-        default_factory=list,
-        description="Words or phrases; Polish inflections match ('zwrot' finds 'zwrotu', 'zwrotem'); "
-        "'word*' matches any ending, '\"exact\"' only the form written.",
-    )
-    match: Literal["any", "all"] = Field(
-        "any", description="Fire when any trigger holds, or only when all do."
-    )
-    targets: list[str] = Field(default_factory=list, description="Only these targets (empty = all).")
-    sources: list[str] = Field(default_factory=list, description="Only these sources (empty = all).")
-    languages: list[str] = Field(
-        default_factory=list, description="Only these languages, e.g. ['pl'] (empty = all)."
-    )
-    min_reach: int | None = Field(None, ge=0, description="Only items whose author reach is at least this.")
-    channel: str | None = Field(
-        None, description="Channel for this rule's alerts; unset = the target's channel."
-    )
-    severity: Severity | None = Field(
-        None,
-        description="Force a severity; unset = urgent if the item is urgent, negative if negative, else info.",
-    )
-    cooldown_minutes: float = Field(
-        0,
-        ge=0,
-        description="After an alert, further matches for the same target within this many minutes go into "
-        "that alert's thread instead of new messages (urgent items always get their own).",
-    )
-
-    @model_validator(mode="after")
-    def _has_trigger(self) -> AlertRule:
-        if (
-            self.max_sentiment is None
-            and self.max_stars is None
-            and self.urgency is None
-            and not self.keywords
-        ):
-            raise ValueError(
-                f"alert rule {self.name!r} needs a trigger: max_sentiment, max_stars, urgency or keywords"
-            )
-        return self
-
-
-class QuietHours(Section):
-    """Hours when non-urgent alerts wait; they are delivered when the quiet hours end, none is dropped."""
-
-    start: time = Field(description="Local time quiet hours begin, e.g. 22:00.")
-    end: time = Field(description="Local time quiet hours end, e.g. 07:00 (may be on the next day).")
-    timezone: str = Field("Europe/Warsaw", description="IANA time zone of start and end.")
-    days: list[int] = Field(
-        default_factory=lambda: [0, 1, 2, 3, 4, 5, 6],
-        description="Weekdays (0 = Monday) on which quiet hours start.",
-    )
-
-    _zone = field_validator("timezone")(staticmethod(_known_zone))
-
-
-class StormSettings(Section):
-    """When negative volume for a target jumps far above its usual level, send one storm alert instead of N."""
-
-    enabled: bool = Field(True, description="Detect storms at all.")
-    window_minutes: float = Field(60, gt=0, description="Sliding window whose negative items are counted.")
-    baseline_days: int = Field(
-        7,
-        ge=1,
-        description="Baseline: the mean count in the same window of the day over this many past days.",
-    )
-    min_count: int = Field(
-        8, ge=1, description="A storm needs at least this many negative items in the window."
-    )
-    factor: float = Field(
-        4.0, ge=1, description="... and at least this many times the baseline (baseline floor 1)."
-    )
-    subside_count: int = Field(
-        2, ge=0, description="The storm subsides when the window holds at most this many negative items..."
-    )
-    subside_minutes: float = Field(
-        60, ge=0, description="... for this long; then one 'subsided' message closes it."
-    )
-    channel: str | None = Field(None, description="Channel for storm alerts; unset = the target's channel.")
-
-
-class SlaSettings(Section):
-    """Response targets per severity; an unhandled alert past its target is escalated once."""
-
-    urgent_minutes: float | None = Field(
-        60, gt=0, description="Response target for urgent alerts (unset = none)."
-    )
-    negative_minutes: float | None = Field(
-        1440, gt=0, description="Response target for negative alerts (unset = none)."
-    )
-    info_minutes: float | None = Field(
-        None, gt=0, description="Response target for info alerts (unset = none)."
-    )
-
-    def minutes_for(self, severity: str) -> float | None:
-        """The response target of ``severity`` in minutes, or None when it has none."""
-        return {
-            "urgent": self.urgent_minutes,
-            "negative": self.negative_minutes,
-            "info": self.info_minutes,
-        }.get(severity)
-
-
-class AlertSettings(Section):
-    negative_threshold: float = Field(
-        -0.5, ge=-1.0, le=1.0, description="Built-in 'negative' rule: sentiment score at or below this."
-    )
-    max_stars: int = Field(
-        2, ge=0, le=5, description="Built-in 'negative' rule: star rating at or below this."
-    )
-    excerpt_chars: int = Field(600, ge=50, le=2900, description="Longest excerpt of the text in a message.")
-    rules: list[AlertRule] = Field(
-        default_factory=list,
-        description="Alert rules ([[alerts.rules]]); empty = the built-in 'urgent' (urgency elevated, to "
-        "slack.critical_channel) and 'negative' (negative_threshold, max_stars) rules.",
-    )
-    quiet_hours: QuietHours | None = Field(
-        None, description="Hold non-urgent alerts during these hours ([alerts.quiet_hours]); unset = never."
-    )
-    max_age_hours: float | None = Field(
-        168,
-        gt=0,
-        description="Items already older than this when first crawled (a source's backlog) never alert; "
-        "unset = all do.",
-    )
-    repeat_days: float = Field(
-        30,
-        gt=0,
-        description="A negative item by the author of an alerted one within this many days goes into its thread.",
-    )
-    storm: StormSettings = Field(default_factory=StormSettings)
-    sla: SlaSettings = Field(default_factory=SlaSettings)
-
-    def effective_rules(self) -> list[AlertRule]:
-        """The configured rules, or the built-in pair when none are configured."""
-        if self.rules:
-            return list(self.rules)
-        return [
-            AlertRule(name="urgent", urgency="elevated"),
-            AlertRule(name="negative", max_sentiment=self.negative_threshold, max_stars=self.max_stars),
-        ]
-
-
-class SourceSettings(Section):
-    """What every source section has: where its API lives, how much one run may ask of it, how often.
-
-    Subclasses name their secret fields in ``credential_fields``; a source is configured when all of
-    them are set (or it needs none), which is what ``earshot sources`` reports.
-    """
-
-    credential_fields: ClassVar[tuple[str, ...]] = ()
-
-    base_url: str | None = Field(None, description="API root (or site root) of the source.")
-    max_requests: int = Field(
-        1000, ge=1, description="Request budget per run; the rest waits for the next run."
-    )
-    interval_minutes: float | None = Field(
-        None,
-        gt=0,
-        description="Minutes between crawls of this source in `earshot run`; unset = schedule.crawl_minutes.",
-    )
-
-    def credential(self, name: str) -> str:
-        """The secret's value, stripped; "" when unset. Accepts a plain str (set by ``model_copy(update=...)``)."""
-        value: Any = getattr(self, name)
-        if isinstance(value, SecretStr):
-            value = value.get_secret_value()
-        return str(value or "").strip()
-
-    def missing_credentials(self) -> list[str]:
-        """Names of the credential fields that are unset or blank."""
-        return [name for name in self.credential_fields if not self.credential(name)]
-
-    @property
-    def is_configured(self) -> bool:
-        """All credentials present, or none needed."""
-        return not self.missing_credentials()
-
-
-class GoogleBusinessSettings(SourceSettings):
-    credential_fields: ClassVar[tuple[str, ...]] = ("access_token",)
-
-    base_url: str = Field("https://mybusiness.googleapis.com", description="GBP API root.")
-    access_token: SecretStr | None = Field(
-        None, description="OAuth 2.0 bearer token (business.manage scope)."
-    )
-    page_size: int = Field(50, ge=1, le=50, description="Reviews per page (API maximum 50).")
-    max_pages: int = Field(100, ge=1, description="Request budget per location and run.")
-
-
-class GooglePlacesSettings(SourceSettings):
-    credential_fields: ClassVar[tuple[str, ...]] = ("api_key",)
-
-    base_url: str = Field("https://places.googleapis.com", description="Places API (New) root.")
-    api_key: SecretStr | None = Field(
-        None, description="Google Cloud API key with the Places API (New) enabled (sent as X-Goog-Api-Key)."
-    )
-    language_code: str | None = Field(
-        None,
-        description="languageCode for Google's translated review text; the original text is stored anyway.",
-    )
-    max_requests: int = Field(
-        100, ge=1, description="Request budget per run (one request per place; each is billed by Google)."
-    )
-    interval_minutes: float | None = Field(
-        720,
-        gt=0,
-        description="Minutes between crawls: the API returns only 5 reviews per place and bills every call.",
-    )
-
-
-class RssSettings(SourceSettings):
-    base_url: str | None = Field(
-        None,
-        description="Root that relative entries in targets' feeds resolve against (e.g. a self-hosted RSS-Bridge).",
-    )
-    max_requests: int = Field(500, ge=1, description="Request budget per run (one request per feed).")
-    max_items_per_feed: int = Field(
-        200,
-        ge=1,
-        description="Most entries read from one feed per run, oldest new ones first; the rest next run.",
-    )
-
-
-class CeneoSettings(SourceSettings):
-    base_url: str = Field("https://www.ceneo.pl", description="Ceneo site root.")
-    max_requests: int = Field(
-        300, ge=1, description="Request budget per run (HTML pages, robots.txt obeyed)."
-    )
-    max_pages: int = Field(20, ge=1, description="Opinion pages read per product or shop and run.")
-    interval_minutes: float | None = Field(
-        360, gt=0, description="Minutes between crawls (a website: be gentle)."
-    )
-
-
-class AllegroSettings(SourceSettings):
-    credential_fields: ClassVar[tuple[str, ...]] = ("access_token",)
-
-    base_url: str = Field("https://api.allegro.pl", description="Allegro REST API root.")
-    access_token: SecretStr | None = Field(
-        None, description="OAuth 2.0 bearer token of the seller account (allegro:api:ratings scope)."
-    )
-    page_size: int = Field(100, ge=1, le=100, description="Ratings per page (API maximum 100).")
-
-
-class TrustpilotSettings(SourceSettings):
-    credential_fields: ClassVar[tuple[str, ...]] = ("api_key",)
-
-    base_url: str = Field("https://api.trustpilot.com", description="Trustpilot API root.")
-    api_key: SecretStr | None = Field(None, description="Trustpilot API key (sent as the apikey header).")
-    page_size: int = Field(100, ge=1, le=100, description="Reviews per page (API maximum 100).")
-    access_token: SecretStr | None = Field(
-        None, description="Business user OAuth token; needed only to post replies from Slack or the web page."
-    )
-    business_user_id: str | None = Field(
-        None, description="Trustpilot business user id replies are posted as (authorBusinessUserId)."
-    )
-
-
-class RedditSettings(SourceSettings):
-    credential_fields: ClassVar[tuple[str, ...]] = ("client_id", "client_secret")
-
-    base_url: str = Field("https://oauth.reddit.com", description="Reddit OAuth API root.")
-    auth_url: str = Field(
-        "https://www.reddit.com", description="Where the app-only OAuth token is requested."
-    )
-    client_id: SecretStr | None = Field(None, description="Reddit app client id (script or web app).")
-    client_secret: SecretStr | None = Field(None, description="Reddit app client secret.")
-    user_agent: str = Field(
-        "earshot/0.1 (brand monitoring)", description="Reddit requires a descriptive User-Agent."
-    )
-
-
-class MastodonSettings(SourceSettings):
-    credential_fields: ClassVar[tuple[str, ...]] = ("access_token",)
-
-    base_url: str = Field("https://mastodon.social", description="Mastodon instance root (any instance).")
-    access_token: SecretStr | None = Field(
-        None, description="Access token of an app on that instance (read:search scope for status search)."
-    )
-
-
-class BlueskySettings(SourceSettings):
-    credential_fields: ClassVar[tuple[str, ...]] = ("identifier", "app_password")
-
-    base_url: str = Field("https://bsky.social", description="Bluesky PDS / XRPC root.")
-    identifier: SecretStr | None = Field(None, description="Account handle or DID used to log in.")
-    app_password: SecretStr | None = Field(None, description="An app password of that account.")
-
-
-class HackerNewsSettings(SourceSettings):
-    base_url: str = Field("https://hn.algolia.com", description="Hacker News Algolia search API root.")
-    hits_per_page: int = Field(100, ge=1, le=1000, description="Hits per page.")
-
-
-class YouTubeSettings(SourceSettings):
-    credential_fields: ClassVar[tuple[str, ...]] = ("api_key",)
-
-    base_url: str = Field("https://www.googleapis.com", description="YouTube Data API v3 root.")
-    api_key: SecretStr | None = Field(None, description="Google Cloud API key with YouTube Data API v3.")
-    max_requests: int = Field(
-        200, ge=1, description="Request budget per run (each commentThreads call costs 1 quota unit)."
-    )
-
-
-class SourcesSettings(Section):
-    google_business: GoogleBusinessSettings = Field(default_factory=GoogleBusinessSettings)
-    google_places: GooglePlacesSettings = Field(default_factory=GooglePlacesSettings)
-    rss: RssSettings = Field(default_factory=RssSettings)
-    ceneo: CeneoSettings = Field(default_factory=CeneoSettings)
-    allegro: AllegroSettings = Field(default_factory=AllegroSettings)
-    trustpilot: TrustpilotSettings = Field(default_factory=TrustpilotSettings)
-    reddit: RedditSettings = Field(default_factory=RedditSettings)
-    mastodon: MastodonSettings = Field(default_factory=MastodonSettings)
-    bluesky: BlueskySettings = Field(default_factory=BlueskySettings)
-    hackernews: HackerNewsSettings = Field(default_factory=HackerNewsSettings)
-    youtube: YouTubeSettings = Field(default_factory=YouTubeSettings)
-
-    def by_name(self) -> dict[str, SourceSettings]:
-        """Every source section by its name (the spider's name), for listing and lookup."""
-        return {name: getattr(self, name) for name in type(self).model_fields}
-
-
-def source_env_var(source: str, field: str) -> str:
-    """The environment variable that sets ``sources.<source>.<field>``."""
-    return f"EARSHOT_SOURCES__{source.upper()}__{field.upper()}"
-
-
 class SentimentSettings(Section):
     model: str = Field(
         "earshot-sentiment-v1",
@@ -580,7 +213,7 @@ class DigestSettings(Section):
     )
     top_urgent: int = Field(5, ge=1, le=50, description="Most urgent items listed with their status.")
 
-    _zone = field_validator("timezone")(staticmethod(_known_zone))
+    _zone = field_validator("timezone")(staticmethod(known_zone))
 
 
 class WebUser(Section):
@@ -689,70 +322,3 @@ def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Ea
         raise ConfigError("invalid configuration:\n" + _describe(exc)) from None
     finally:
         _config_file.reset(token)
-
-
-def _section_in(ann: Any) -> tuple[type[Section] | None, bool]:
-    """(Section class, is a list) for ``X``, ``X | None`` and ``list[X]`` annotations; (None, False) else."""
-    if isinstance(ann, type) and issubclass(ann, Section):
-        return ann, False
-    for arg in getattr(ann, "__args__", ()) or ():
-        if isinstance(arg, type) and issubclass(arg, Section):
-            return arg, getattr(ann, "__origin__", None) is list
-    return None, False
-
-
-def _shown(default: Any) -> str:
-    return "unset" if default is None else str(default)
-
-
-def _rows(model: type[BaseModel], prefix: tuple[str, ...]) -> list[tuple[str, str, str]]:
-    """(TOML key, default, meaning) per setting; list items appear as ``rules[].name`` (TOML only)."""
-    rows: list[tuple[str, str, str]] = []
-    for name, f in model.model_fields.items():
-        path = (*prefix, name)
-        section, is_list = _section_in(f.annotation)
-        if section is not None and section is not Target:
-            default = f.default_factory() if f.default_factory is not None else f.default  # type: ignore[call-arg]
-            if is_list or default is None:
-                rows.append((".".join(path), f"`{_shown(default)}`", f.description or ""))
-            rows.extend(_rows(section, (*path[:-1], path[-1] + ("[]" if is_list else ""))))
-            continue
-        if section is Target:
-            rows.append((".".join(path), "`[]`", f.description or ""))
-            rows.extend(_rows(Target, (*path[:-1], path[-1] + "[]")))
-            continue
-        if f.is_required():
-            shown = "required"
-        else:
-            default = f.default_factory() if f.default_factory is not None else f.default  # type: ignore[call-arg]
-            shown = _shown(default)
-        rows.append((".".join(path), f"`{shown}`", f.description or ""))
-    return rows
-
-
-def _env_name(key: str) -> str:
-    """The environment variable of a TOML key; list items (``[]``) are set in the TOML file only."""
-    if "[]" in key:
-        return "(TOML only)"
-    return "`EARSHOT_" + "__".join(p.upper() for p in key.split(".")) + "`"
-
-
-def settings_table() -> str:
-    """Every setting as a Markdown table row (environment variable, default, meaning) for the README."""
-    lines = ["| environment variable (TOML key) | default | meaning |", "|---|---|---|"]
-    for key, default, desc in _rows(EarshotSettings, ()):
-        lines.append(f"| {_env_name(key)} (`{key}`) | {default} | {desc} |")
-    return "\n".join(lines)
-
-
-def write_readme_table(readme: Path) -> None:
-    """Refresh the settings table between the README's markers."""
-    start, end = "<!-- settings-table:start -->", "<!-- settings-table:end -->"
-    text = readme.read_text(encoding="utf-8")
-    head, rest = text.split(start, 1)
-    _, tail = rest.split(end, 1)
-    readme.write_text(f"{head}{start}\n{settings_table()}\n{end}{tail}", encoding="utf-8")
-
-
-if __name__ == "__main__":
-    write_readme_table(Path(__file__).resolve().parents[2] / "README.md")

@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-import logging
 import sqlite3
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, inspect, literal, text
+from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError, ProgrammingError
-from sqlmodel import Session, SQLModel, create_engine
+from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlmodel import Session, create_engine
 
-from monitor.core import models  # noqa: F401  (registers the tables)
-from monitor.core.migrations import allow_alerts_without_mention
-
-log = logging.getLogger(__name__)
+from monitor.core.migrations import SchemaChange, SchemaError, ensure_schema
 
 
 class DatabaseError(Exception):
@@ -46,76 +41,8 @@ def redact_url(url: str) -> str:
         return "<unparseable database URL>"
 
 
-_RACE_MARKERS = ("already exists", "duplicate", "database is locked")
-
-
-def _prepare_schema(engine: Engine, attempts: int = 20) -> None:
-    """Create missing tables and apply upgrades; other processes doing the same at once is not an error.
-
-    Why retry: the scheduler starts several crawl processes together on a fresh database, and each one's
-    check-then-create can lose a race on any table ("already exists") or meet another's schema lock.
-    """
-    for attempt in range(attempts):
-        try:
-            SQLModel.metadata.create_all(engine)
-            _add_missing_columns(engine)
-            allow_alerts_without_mention(engine)
-            return
-        except (OperationalError, ProgrammingError, IntegrityError) as exc:
-            if not any(m in str(exc.orig).lower() for m in _RACE_MARKERS) or attempt == attempts - 1:
-                raise
-            time.sleep(0.05 * (attempt + 1))
-
-
-def _default_clause(column: Any, engine: Engine) -> str:
-    """`` DEFAULT <literal>`` for a column with a plain scalar default (counters, flags), so old rows get it."""
-    default = column.default
-    value = (
-        getattr(default, "arg", None)
-        if default is not None and getattr(default, "is_scalar", False)
-        else None
-    )
-    if value is None or not isinstance(value, (bool, int, float, str)):
-        return ""
-    literal_sql = literal(value, type_=column.type).compile(
-        dialect=engine.dialect, compile_kwargs={"literal_binds": True}
-    )
-    return f" DEFAULT {literal_sql}"
-
-
-def _add_missing_columns(engine: Engine) -> list[str]:
-    """Add columns that newer Earshot versions define to tables an older version created.
-
-    Why: ``create_all`` creates missing tables but never alters existing ones, so a user's database from
-    the previous release would fail on the first query of a new column. Added columns are nullable; code
-    reading them treats NULL as the default. Returns ``table.column`` names added.
-    """
-    added = []
-    inspector = inspect(engine)
-    existing_tables = set(inspector.get_table_names())
-    for table in SQLModel.metadata.sorted_tables:
-        if table.name not in existing_tables:
-            continue
-        present = {c["name"] for c in inspector.get_columns(table.name)}
-        for column in table.columns:
-            if column.name in present:
-                continue
-            ddl = column.type.compile(dialect=engine.dialect) + _default_clause(column, engine)
-            try:
-                with engine.begin() as conn:
-                    conn.execute(text(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {ddl}'))
-            except (OperationalError, ProgrammingError) as exc:  # another process added it first
-                if "duplicate" not in str(exc.orig).lower() and "already exists" not in str(exc.orig):
-                    raise
-                continue
-            added.append(f"{table.name}.{column.name}")
-    if added:
-        log.info("database upgraded: added column(s) %s", ", ".join(added))
-    return added
-
-
-def make_engine(url: str, echo: bool = False) -> Engine:
-    """Create the engine for ``url`` and the schema if missing."""
+def open_engine(url: str, echo: bool = False) -> Engine:
+    """The engine for ``url``, schema untouched (``earshot db upgrade`` reports what it then does)."""
     try:
         parsed = make_url(url)
     except ArgumentError as exc:
@@ -130,13 +57,27 @@ def make_engine(url: str, echo: bool = False) -> Engine:
     engine = create_engine(url, **kwargs)
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
+
+
+def upgrade_schema(engine: Engine) -> SchemaChange:
+    """Bring the database to the newest schema revision (see :mod:`monitor.core.migrations`)."""
+    url = engine.url.render_as_string(hide_password=True)
     try:
-        _prepare_schema(engine)
+        return ensure_schema(engine)
     except OperationalError as exc:
         raise DatabaseError(
-            f"cannot open database {redact_url(url)}: {exc.orig}. "
+            f"cannot open database {url}: {exc.orig}. "
             "Check EARSHOT_DATABASE_URL and that the server is running."
         ) from None
+    except SchemaError as exc:
+        raise DatabaseError(f"cannot upgrade database {url}: {exc}") from None
+
+
+def make_engine(url: str, echo: bool = False) -> Engine:
+    """Create the engine for ``url``; create the schema if missing, upgrade it if older."""
+    engine = open_engine(url, echo)
+    upgrade_schema(engine)
     return engine
 
 

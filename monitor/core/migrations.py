@@ -1,103 +1,204 @@
-"""Schema changes ``create_all`` cannot make: an existing ``alerts`` table learns to hold alerts without a mention.
+"""Schema versions with Alembic: a fresh database is created at the newest revision, an older one upgraded.
 
-Databases created before source-health alerts have ``alerts.mention_id NOT NULL``; ``create_all`` never
-alters an existing table, and ``monitor.core.db`` only adds missing columns. PostgreSQL drops the constraint
-in place; SQLite cannot, so the table is rebuilt in one transaction (the documented 12-step procedure):
-create the new shape, copy the rows, drop the old table, rename, recreate the indexes.
+Why Alembic: the schema used to be patched on every open of every process (add the missing columns, rebuild
+SQLite tables, retry when another process raced), and nothing recorded which shape a database had. Now the
+database carries its revision (``alembic_version``) and :func:`ensure_schema`, called by
+:func:`monitor.core.db.make_engine`, costs one version query when the database is current. Otherwise it
+takes a lock, looks again (another process may have finished meanwhile), and in one transaction either
+creates the tables and stamps the head (an empty database: one ``create_all``, no replay of history),
+upgrades a versioned database, or recognises and upgrades one made before versioning
+(:mod:`monitor.core.legacy_schema`).
+
+The lock: PostgreSQL ``pg_advisory_xact_lock`` keyed on the schema; SQLite ``BEGIN IMMEDIATE`` (the write
+lock, waited for with the connection's busy timeout), with foreign keys off for the batch-mode table
+rebuilds and ``foreign_key_check`` before commit. DDL is transactional on both, so a failed upgrade
+leaves the database as it was.
+
+The revisions live in ``monitor/core/alembic/versions``, inside the package. A new one is written with
+Alembic's API, e.g. ``command.revision(alembic_config(url), message="...", autogenerate=True)``.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
-import sqlite3
-from typing import Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
 
-from sqlalchemy import MetaData, inspect, text
-from sqlalchemy.engine import Engine
-from sqlalchemy.schema import CreateIndex, CreateTable
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.script.revision import RevisionError
+from alembic.util import CommandError
+from sqlalchemy import inspect, text
+from sqlalchemy.engine import Connection, Engine
+from sqlmodel import SQLModel
 
-from monitor.core.models import Alert, Mention
+from monitor.core import models  # noqa: F401  (registers the tables)
+from monitor.core.legacy_schema import UnknownSchemaError, detect_revision, repair
 
-logger = logging.getLogger(__name__)
+log = logging.getLogger(__name__)
 
-TABLE = "alerts"
-COLUMN = "mention_id"
-
-
-def mention_id_required(engine: Engine) -> bool:
-    """Whether the database still refuses an alert without a mention."""
-    columns = {c["name"]: c for c in inspect(engine).get_columns(TABLE)}
-    return not columns[COLUMN]["nullable"]
+SCRIPT_LOCATION = Path(__file__).with_name("alembic")
+# pg_advisory_xact_lock(key, hashtext(schema)): one upgrade at a time per schema, any number of schemas.
+_PG_LOCK_KEY = 0x45415253  # "EARS"
 
 
-def allow_alerts_without_mention(engine: Engine) -> bool:
-    """Make ``alerts.mention_id`` nullable where it is not yet; True when the table was changed.
+class SchemaError(Exception):
+    """The database's schema cannot be brought to this Earshot's revision; the message says why."""
 
-    Called by :func:`monitor.core.db.make_engine` on every open (one catalogue query when nothing is to do), and
-    safe against a second process doing the same at the same moment (the change re-checks inside its own
-    transaction).
+
+@dataclass(frozen=True)
+class SchemaChange:
+    """What :func:`ensure_schema` did: ``before`` is None for an empty or pre-versioning database."""
+
+    action: Literal["current", "created", "upgraded", "adopted"]  # adopted: made before versioning
+    before: str | None
+    after: str
+    applied: tuple[str, ...] = ()  # revisions run, oldest first
+
+    def describe(self) -> str:
+        if self.action == "current":
+            return f"schema is current (revision {self.after})"
+        if self.action == "created":
+            return f"schema created at revision {self.after}"
+        steps = ", ".join(self.applied) or "none"
+        if self.action == "adopted":
+            return (
+                f"unversioned schema recognised as revision {self.before}, "
+                f"upgraded to {self.after} (ran {steps})"
+            )
+        return f"schema upgraded from revision {self.before} to {self.after} (ran {steps})"
+
+
+def alembic_config(url: str | None = None, connection: Connection | None = None) -> Config:
+    """Alembic's configuration for the packaged scripts, with no ini file: by URL or on an open connection."""
+    config = Config()
+    config.set_main_option("script_location", str(SCRIPT_LOCATION))
+    config.set_main_option("file_template", "v%%(rev)s_%%(slug)s")
+    if url is not None:
+        config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    if connection is not None:
+        config.attributes["connection"] = connection
+    return config
+
+
+@functools.cache
+def _scripts() -> ScriptDirectory:
+    return ScriptDirectory.from_config(alembic_config())
+
+
+def head_revision() -> str:
+    """The newest revision this Earshot knows."""
+    head = _scripts().get_current_head()
+    assert head is not None, "no revisions in monitor/core/alembic/versions"
+    return head
+
+
+def revisions() -> list[str]:
+    """Every revision this Earshot knows, oldest first."""
+    return [script.revision for script in reversed(list(_scripts().walk_revisions()))]
+
+
+def current_revision(connection: Connection) -> str | None:
+    """The revision the database is stamped with; None for an empty or pre-versioning database."""
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+def ensure_schema(engine: Engine) -> SchemaChange:
+    """Bring the database to the head revision; one query when it is there already.
+
+    Raises :class:`SchemaError` for a database this Earshot cannot upgrade (a newer revision, an
+    unrecognised or half-upgraded older shape), and SQLAlchemy's errors when the database is unreachable.
     """
-    changed = False
-    if mention_id_required(engine):
-        backend = engine.url.get_backend_name()
-        if backend == "sqlite":
-            changed = _rebuild_sqlite(engine)
-        elif backend == "postgresql":
-            with engine.begin() as conn:
-                conn.execute(text(f'ALTER TABLE "{TABLE}" ALTER COLUMN "{COLUMN}" DROP NOT NULL'))
-            changed = True
-        else:
-            raise NotImplementedError(f"cannot relax alerts.mention_id on a {backend} database")
-        if changed:
-            logger.info("database upgraded: alerts.mention_id is now nullable (source-health alerts)")
-    return changed
+    head = head_revision()
+    with engine.connect() as conn:
+        if current_revision(conn) == head:
+            return SchemaChange("current", head, head)
+    with _upgrade_lock(engine) as conn:
+        before = current_revision(conn)
+        if before == head:  # another process did it while we waited for the lock
+            return SchemaChange("current", head, head)
+        if before is None:
+            present = set(inspect(conn).get_table_names()) & set(SQLModel.metadata.tables)
+            if not present:
+                SQLModel.metadata.create_all(conn, checkfirst=False)  # none of them is there
+                MigrationContext.configure(conn).stamp(_scripts(), head)
+                return SchemaChange("created", None, head)
+            return _adopt(conn, head)
+        applied = _upgrade(conn, before, head)
+        log.info("database upgraded from revision %s to %s", before, head)
+        return SchemaChange("upgraded", before, head, applied)
 
 
-def _sqlite_ddl(engine: Engine) -> tuple[str, list[str]]:
-    """CREATE TABLE for the new shape (named ``alerts_new``) and CREATE INDEX statements for ``alerts``."""
-    metadata = MetaData()
-    Mention.__table__.to_metadata(metadata)  # type: ignore[attr-defined]  # the foreign key's target
-    new_table = Alert.__table__.to_metadata(metadata, name=f"{TABLE}_new")  # type: ignore[attr-defined]
-    create = str(CreateTable(new_table).compile(dialect=engine.dialect))
-    indexes = [str(CreateIndex(ix).compile(dialect=engine.dialect)) for ix in Alert.__table__.indexes]  # type: ignore[attr-defined]
-    return create, indexes
-
-
-def _rebuild_sqlite(engine: Engine) -> bool:
-    create, indexes = _sqlite_ddl(engine)
-    raw = engine.raw_connection()
+def _adopt(conn: Connection, head: str) -> SchemaChange:
+    """A database from before versioning: stamp the revision it has, upgrade, tighten what old upgrades left."""
     try:
-        conn: Any = raw.driver_connection
-        assert isinstance(conn, sqlite3.Connection)
-        previous = conn.isolation_level
-        conn.isolation_level = None  # we issue BEGIN/COMMIT ourselves: DDL must be inside the transaction
-        try:
-            conn.execute("PRAGMA foreign_keys=OFF")  # only takes effect outside a transaction
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                info = conn.execute(f'PRAGMA table_info("{TABLE}")').fetchall()
-                if not any(row[1] == COLUMN and row[3] for row in info):  # another process did it already
-                    conn.execute("ROLLBACK")
-                    return False
-                old_columns = [row[1] for row in info]
-                keep = [c.name for c in Alert.__table__.columns if c.name in old_columns]  # type: ignore[attr-defined]
-                names = ", ".join(f'"{c}"' for c in keep)
-                conn.execute(create)
-                conn.execute(f'INSERT INTO "{TABLE}_new" ({names}) SELECT {names} FROM "{TABLE}"')
-                conn.execute(f'DROP TABLE "{TABLE}"')
-                conn.execute(f'ALTER TABLE "{TABLE}_new" RENAME TO "{TABLE}"')
-                for statement in indexes:
-                    conn.execute(statement)
-                problems = conn.execute(f'PRAGMA foreign_key_check("{TABLE}")').fetchall()
-                if problems:
-                    raise sqlite3.IntegrityError(f"alerts rebuild would break foreign keys: {problems[:3]}")
-                conn.execute("COMMIT")
-            except sqlite3.Error:
-                conn.execute("ROLLBACK")
-                raise
-        finally:
-            conn.execute("PRAGMA foreign_keys=ON")
-            conn.isolation_level = previous
+        found = detect_revision(conn)
+    except UnknownSchemaError as exc:
+        raise SchemaError(str(exc)) from None
+    MigrationContext.configure(conn).stamp(_scripts(), found)
+    applied = _upgrade(conn, found, head)
+    repaired = repair(conn)
+    log.info(
+        "unversioned database recognised as revision %s, upgraded to %s%s",
+        found,
+        head,
+        f"; repaired: {', '.join(repaired)}" if repaired else "",
+    )
+    return SchemaChange("adopted", found, head, applied)
+
+
+def _upgrade(conn: Connection, before: str, head: str) -> tuple[str, ...]:
+    scripts = _scripts()
+    try:
+        pending = [s.revision for s in scripts.iterate_revisions(head, before)]
+    except (RevisionError, CommandError) as exc:
+        raise SchemaError(
+            f"the database is at revision {before!r}, which this Earshot does not know "
+            f"(newest known: {head}); is it from a newer Earshot?"
+        ) from exc
+    command.upgrade(alembic_config(connection=conn), "head")
+    return tuple(reversed(pending))
+
+
+@contextmanager
+def _upgrade_lock(engine: Engine) -> Iterator[Connection]:
+    """A connection in one transaction that no other process's upgrade can enter; committed on success."""
+    backend = engine.url.get_backend_name()
+    with engine.connect() as conn:
+        if backend == "sqlite":
+            with _sqlite_write_lock(conn):
+                yield conn
+            return
+        if backend == "postgresql":
+            conn.execute(
+                text("SELECT pg_advisory_xact_lock(:key, hashtext(coalesce(current_schema(), '')))"),
+                {"key": _PG_LOCK_KEY},
+            )
+        yield conn
+        conn.commit()
+
+
+@contextmanager
+def _sqlite_write_lock(conn: Connection) -> Iterator[None]:
+    # Foreign keys must be off while batch mode drops and renames a table others refer to, and the pragma
+    # only takes effect outside a transaction; integrity is checked before the commit instead.
+    conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+    try:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        yield
+        problems = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+        if problems:
+            raise SchemaError(f"the upgrade would break foreign keys: {problems[:3]}")
+        conn.commit()
+    except BaseException:
+        conn.rollback()
+        raise
     finally:
-        raw.close()
-    return True
+        conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+        conn.commit()

@@ -9,6 +9,7 @@ from sqlalchemy import JSON, Column, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from monitor.core.timeutil import utcnow
+from monitor.core.types import UTCDateTime
 
 
 class TargetRow(SQLModel, table=True):
@@ -16,7 +17,7 @@ class TargetRow(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(index=True, unique=True, max_length=200)
-    created_at: datetime = Field(default_factory=utcnow)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 class Mention(SQLModel, table=True):
@@ -37,10 +38,10 @@ class Mention(SQLModel, table=True):
     reply_text: str | None = Field(default=None, sa_column=Column(Text))
     parent_id: str | None = Field(default=None, max_length=512)
     reach: int | None = None
-    created_at: datetime | None = None
-    updated_at: datetime | None = Field(default=None, index=True)
-    first_seen_at: datetime = Field(default_factory=utcnow)
-    last_seen_at: datetime = Field(default_factory=utcnow)
+    created_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    updated_at: datetime | None = Field(default=None, index=True, sa_type=UTCDateTime)
+    first_seen_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    last_seen_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     version: int = 1
     raw: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
 
@@ -55,8 +56,8 @@ class MentionRevision(SQLModel, table=True):
     version: int
     text: str = Field(default="", sa_column=Column(Text, nullable=False))
     rating: float | None = None
-    updated_at: datetime | None = None
-    recorded_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    recorded_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 class SentimentScore(SQLModel, table=True):
@@ -85,7 +86,7 @@ class SentimentScore(SQLModel, table=True):
     urgency: str = Field(default="none", max_length=16, index=True)
     urgency_reasons: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))
     aspects: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))
-    scored_at: datetime = Field(default_factory=utcnow)
+    scored_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 class SentimentCorrection(SQLModel, table=True):
@@ -105,7 +106,7 @@ class SentimentCorrection(SQLModel, table=True):
     model_version: str | None = Field(default=None, max_length=100)
     corrected_by: str = Field(max_length=200)
     via: str = Field(default="cli", max_length=32)
-    created_at: datetime = Field(default_factory=utcnow)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 class AlertStatus:
@@ -167,22 +168,22 @@ class Alert(SQLModel, table=True):
     status: str = Field(default=AlertStatus.PENDING, index=True, max_length=16)
     attempts: int = 0
     last_error: str | None = Field(default=None, sa_column=Column(Text))
-    next_attempt_at: datetime | None = None
+    next_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     slack_ts: str | None = Field(default=None, max_length=64)
     slack_channel_id: str | None = Field(default=None, max_length=64)
-    created_at: datetime = Field(default_factory=utcnow)
-    sent_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    sent_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # Handling, from Slack buttons or the web page; each change bumps state_version and the message is
     # re-rendered with chat.update until synced_version catches up.
-    handled_at: datetime | None = Field(default=None, index=True)
+    handled_at: datetime | None = Field(default=None, index=True, sa_type=UTCDateTime)
     handled_by: str | None = Field(default=None, max_length=200)
     handled_action: str | None = Field(default=None, max_length=32)  # "handled" | "replied"
     assignee: str | None = Field(default=None, max_length=200)
     assigned_by: str | None = Field(default=None, max_length=200)
-    assigned_at: datetime | None = None
+    assigned_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     corrected_label: str | None = Field(default=None, max_length=16)
     corrected_by: str | None = Field(default=None, max_length=200)
-    escalated_at: datetime | None = None
+    escalated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     state_version: int = 0
     synced_version: int = 0
     update_error: str | None = Field(default=None, sa_column=Column(Text))
@@ -195,9 +196,10 @@ class Storm(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     target: str = Field(max_length=200, index=True)
-    opened_at: datetime
-    closed_at: datetime | None = Field(default=None, index=True)
-    quiet_since: datetime | None = None  # when the window last fell to subside_count or below
+    opened_at: datetime = Field(sa_type=UTCDateTime)
+    closed_at: datetime | None = Field(default=None, index=True, sa_type=UTCDateTime)
+    # When the window last fell to subside_count or below.
+    quiet_since: datetime | None = Field(default=None, sa_type=UTCDateTime)
     window_count: int = 0  # negative items in the window when it opened
     baseline: float = 0.0
     peak_count: int = 0
@@ -225,7 +227,7 @@ class ReplyRecord(SQLModel, table=True):
     error: str | None = Field(default=None, sa_column=Column(Text))
     # The item's text embedding (E5), kept so finding similar past replies needs no re-encoding.
     embedding: list[float] | None = Field(default=None, sa_column=Column(JSON))
-    created_at: datetime = Field(default_factory=utcnow)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 class SlackRequest(SQLModel, table=True):
@@ -244,8 +246,8 @@ class SlackRequest(SQLModel, table=True):
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
     status: str = Field(default="pending", max_length=16, index=True)  # pending | done | failed
     error: str | None = Field(default=None, sa_column=Column(Text))
-    received_at: datetime = Field(default_factory=utcnow)
-    processed_at: datetime | None = None
+    received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    processed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class CrawlRun(SQLModel, table=True):
@@ -256,8 +258,8 @@ class CrawlRun(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     spider: str = Field(index=True, max_length=64)
     target: str | None = Field(default=None, max_length=200)
-    started_at: datetime = Field(default_factory=utcnow)
-    finished_at: datetime | None = None
+    started_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     items_new: int = 0
     items_updated: int = 0
     items_unchanged: int = 0
@@ -275,8 +277,8 @@ class StageRun(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     stage: str = Field(index=True, max_length=32)
-    started_at: datetime = Field(default_factory=utcnow)
-    finished_at: datetime | None = None
+    started_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     counts: dict[str, int] = Field(default_factory=dict, sa_column=Column(JSON))
     error: str | None = Field(default=None, sa_column=Column(Text))
 
@@ -290,8 +292,8 @@ class Watermark(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     source: str = Field(max_length=64)
     scope: str = Field(max_length=512)
-    value: datetime
-    updated_at: datetime = Field(default_factory=utcnow)
+    value: datetime = Field(sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 class Checkpoint(SQLModel, table=True):
@@ -303,4 +305,4 @@ class Checkpoint(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(unique=True, max_length=128)
     value: int = 0
-    updated_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from monitor.core.config import ConfigError, load_settings
+from monitor.core.config import load_settings
+from monitor.core.settings_base import ConfigError
 
 
 def test_defaults_use_sqlite_under_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

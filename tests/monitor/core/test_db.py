@@ -1,4 +1,4 @@
-"""Schema upgrades: a database created by an older Earshot gains the new columns on open."""
+"""Engines and schema upgrades: a database created by an older Earshot gains the new columns on open."""
 
 from __future__ import annotations
 
@@ -10,18 +10,18 @@ from sqlmodel import Session, select
 
 from monitor.core.db import make_engine, write_session
 from monitor.core.models import Alert, SentimentScore, TargetRow
+from tests.monitor.core.schema_helpers import build_at
 
 
 def test_old_sentiment_scores_table_gains_urgency_and_aspects(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'old.db'}"
+    build_at(url, "0001", versioned=False)  # the v0.1 shape of every table, as v0.1 left it
     old = create_engine(url)
-    with old.begin() as conn:  # the v0.1 shape of the table, with one row in it
+    with old.begin() as conn:  # one row in the old sentiment_scores table
         conn.execute(
             text(
-                "CREATE TABLE sentiment_scores (id INTEGER PRIMARY KEY, mention_id INTEGER NOT NULL, "
-                "mention_version INTEGER NOT NULL, label VARCHAR(16) NOT NULL, score FLOAT NOT NULL, "
-                "confidence FLOAT NOT NULL, probabilities JSON, lang VARCHAR(16), model_name VARCHAR(200) "
-                "NOT NULL, model_version VARCHAR(100) NOT NULL, scored_at DATETIME NOT NULL)"
+                "INSERT INTO mentions (id, source, external_id, text, first_seen_at, last_seen_at, version) "
+                "VALUES (7, 'google', 'g-7', 'x', '2026-11-20 10:00:00', '2026-11-20 10:00:00', 1)"
             )
         )
         conn.execute(
@@ -56,17 +56,9 @@ def test_a_savepoint_first_write_is_rolled_back_with_its_transaction(tmp_path: P
 def test_old_alerts_table_gains_triage_columns_with_their_defaults(tmp_path: Path) -> None:
     """An alerts table from before the Slack triage loop: rows keep working (counters 0, not NULL)."""
     url = f"sqlite:///{tmp_path / 'old.db'}"
+    build_at(url, "0002", versioned=False)  # every table as the release before triage left it
     old = create_engine(url)
     with old.begin() as conn:
-        conn.execute(
-            text(
-                "CREATE TABLE alerts (id INTEGER PRIMARY KEY, dedupe_key VARCHAR(255) NOT NULL UNIQUE, "
-                "mention_id INTEGER, source VARCHAR(64), kind VARCHAR(32) NOT NULL, reason TEXT NOT NULL, "
-                "channel VARCHAR(128) NOT NULL, status VARCHAR(16) NOT NULL, attempts INTEGER NOT NULL, "
-                "last_error TEXT, next_attempt_at DATETIME, slack_ts VARCHAR(64), slack_channel_id VARCHAR(64), "
-                "created_at DATETIME NOT NULL, sent_at DATETIME)"
-            )
-        )
         conn.execute(
             text(
                 "INSERT INTO alerts (id, dedupe_key, kind, reason, channel, status, attempts, created_at) "

@@ -1,0 +1,201 @@
+"""The ``[sources.*]`` settings: each source's base URL, credentials, budget and interval.
+
+Every source has the same shape (:class:`SourceSettings`) and names its secret fields, so ``earshot
+sources`` can say which environment variable is missing without knowing the source.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from pydantic import (
+    Field,
+    SecretStr,
+)
+
+from monitor.core.settings_base import Section
+
+
+class SourceSettings(Section):
+    """What every source section has: where its API lives, how much one run may ask of it, how often.
+
+    Subclasses name their secret fields in ``credential_fields``; a source is configured when all of
+    them are set (or it needs none), which is what ``earshot sources`` reports.
+    """
+
+    credential_fields: ClassVar[tuple[str, ...]] = ()
+
+    base_url: str | None = Field(None, description="API root (or site root) of the source.")
+    max_requests: int = Field(
+        1000, ge=1, description="Request budget per run; the rest waits for the next run."
+    )
+    interval_minutes: float | None = Field(
+        None,
+        gt=0,
+        description="Minutes between crawls of this source in `earshot run`; unset = schedule.crawl_minutes.",
+    )
+
+    def credential(self, name: str) -> str:
+        """The secret's value, stripped; "" when unset. Accepts a plain str (set by ``model_copy(update=...)``)."""
+        value: Any = getattr(self, name)
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        return str(value or "").strip()
+
+    def missing_credentials(self) -> list[str]:
+        """Names of the credential fields that are unset or blank."""
+        return [name for name in self.credential_fields if not self.credential(name)]
+
+    @property
+    def is_configured(self) -> bool:
+        """All credentials present, or none needed."""
+        return not self.missing_credentials()
+
+
+class GoogleBusinessSettings(SourceSettings):
+    credential_fields: ClassVar[tuple[str, ...]] = ("access_token",)
+
+    base_url: str = Field("https://mybusiness.googleapis.com", description="GBP API root.")
+    access_token: SecretStr | None = Field(
+        None, description="OAuth 2.0 bearer token (business.manage scope)."
+    )
+    page_size: int = Field(50, ge=1, le=50, description="Reviews per page (API maximum 50).")
+    max_pages: int = Field(100, ge=1, description="Request budget per location and run.")
+
+
+class GooglePlacesSettings(SourceSettings):
+    credential_fields: ClassVar[tuple[str, ...]] = ("api_key",)
+
+    base_url: str = Field("https://places.googleapis.com", description="Places API (New) root.")
+    api_key: SecretStr | None = Field(
+        None, description="Google Cloud API key with the Places API (New) enabled (sent as X-Goog-Api-Key)."
+    )
+    language_code: str | None = Field(
+        None,
+        description="languageCode for Google's translated review text; the original text is stored anyway.",
+    )
+    max_requests: int = Field(
+        100, ge=1, description="Request budget per run (one request per place; each is billed by Google)."
+    )
+    interval_minutes: float | None = Field(
+        720,
+        gt=0,
+        description="Minutes between crawls: the API returns only 5 reviews per place and bills every call.",
+    )
+
+
+class RssSettings(SourceSettings):
+    base_url: str | None = Field(
+        None,
+        description="Root that relative entries in targets' feeds resolve against (e.g. a self-hosted RSS-Bridge).",
+    )
+    max_requests: int = Field(500, ge=1, description="Request budget per run (one request per feed).")
+    max_items_per_feed: int = Field(
+        200,
+        ge=1,
+        description="Most entries read from one feed per run, oldest new ones first; the rest next run.",
+    )
+
+
+class CeneoSettings(SourceSettings):
+    base_url: str = Field("https://www.ceneo.pl", description="Ceneo site root.")
+    max_requests: int = Field(
+        300, ge=1, description="Request budget per run (HTML pages, robots.txt obeyed)."
+    )
+    max_pages: int = Field(20, ge=1, description="Opinion pages read per product or shop and run.")
+    interval_minutes: float | None = Field(
+        360, gt=0, description="Minutes between crawls (a website: be gentle)."
+    )
+
+
+class AllegroSettings(SourceSettings):
+    credential_fields: ClassVar[tuple[str, ...]] = ("access_token",)
+
+    base_url: str = Field("https://api.allegro.pl", description="Allegro REST API root.")
+    access_token: SecretStr | None = Field(
+        None, description="OAuth 2.0 bearer token of the seller account (allegro:api:ratings scope)."
+    )
+    page_size: int = Field(100, ge=1, le=100, description="Ratings per page (API maximum 100).")
+
+
+class TrustpilotSettings(SourceSettings):
+    credential_fields: ClassVar[tuple[str, ...]] = ("api_key",)
+
+    base_url: str = Field("https://api.trustpilot.com", description="Trustpilot API root.")
+    api_key: SecretStr | None = Field(None, description="Trustpilot API key (sent as the apikey header).")
+    page_size: int = Field(100, ge=1, le=100, description="Reviews per page (API maximum 100).")
+    access_token: SecretStr | None = Field(
+        None, description="Business user OAuth token; needed only to post replies from Slack or the web page."
+    )
+    business_user_id: str | None = Field(
+        None, description="Trustpilot business user id replies are posted as (authorBusinessUserId)."
+    )
+
+
+class RedditSettings(SourceSettings):
+    credential_fields: ClassVar[tuple[str, ...]] = ("client_id", "client_secret")
+
+    base_url: str = Field("https://oauth.reddit.com", description="Reddit OAuth API root.")
+    auth_url: str = Field(
+        "https://www.reddit.com", description="Where the app-only OAuth token is requested."
+    )
+    client_id: SecretStr | None = Field(None, description="Reddit app client id (script or web app).")
+    client_secret: SecretStr | None = Field(None, description="Reddit app client secret.")
+    user_agent: str = Field(
+        "earshot/0.1 (brand monitoring)", description="Reddit requires a descriptive User-Agent."
+    )
+
+
+class MastodonSettings(SourceSettings):
+    credential_fields: ClassVar[tuple[str, ...]] = ("access_token",)
+
+    base_url: str = Field("https://mastodon.social", description="Mastodon instance root (any instance).")
+    access_token: SecretStr | None = Field(
+        None, description="Access token of an app on that instance (read:search scope for status search)."
+    )
+
+
+class BlueskySettings(SourceSettings):
+    credential_fields: ClassVar[tuple[str, ...]] = ("identifier", "app_password")
+
+    base_url: str = Field("https://bsky.social", description="Bluesky PDS / XRPC root.")
+    identifier: SecretStr | None = Field(None, description="Account handle or DID used to log in.")
+    app_password: SecretStr | None = Field(None, description="An app password of that account.")
+
+
+class HackerNewsSettings(SourceSettings):
+    base_url: str = Field("https://hn.algolia.com", description="Hacker News Algolia search API root.")
+    hits_per_page: int = Field(100, ge=1, le=1000, description="Hits per page.")
+
+
+class YouTubeSettings(SourceSettings):
+    credential_fields: ClassVar[tuple[str, ...]] = ("api_key",)
+
+    base_url: str = Field("https://www.googleapis.com", description="YouTube Data API v3 root.")
+    api_key: SecretStr | None = Field(None, description="Google Cloud API key with YouTube Data API v3.")
+    max_requests: int = Field(
+        200, ge=1, description="Request budget per run (each commentThreads call costs 1 quota unit)."
+    )
+
+
+class SourcesSettings(Section):
+    google_business: GoogleBusinessSettings = Field(default_factory=GoogleBusinessSettings)
+    google_places: GooglePlacesSettings = Field(default_factory=GooglePlacesSettings)
+    rss: RssSettings = Field(default_factory=RssSettings)
+    ceneo: CeneoSettings = Field(default_factory=CeneoSettings)
+    allegro: AllegroSettings = Field(default_factory=AllegroSettings)
+    trustpilot: TrustpilotSettings = Field(default_factory=TrustpilotSettings)
+    reddit: RedditSettings = Field(default_factory=RedditSettings)
+    mastodon: MastodonSettings = Field(default_factory=MastodonSettings)
+    bluesky: BlueskySettings = Field(default_factory=BlueskySettings)
+    hackernews: HackerNewsSettings = Field(default_factory=HackerNewsSettings)
+    youtube: YouTubeSettings = Field(default_factory=YouTubeSettings)
+
+    def by_name(self) -> dict[str, SourceSettings]:
+        """Every source section by its name (the spider's name), for listing and lookup."""
+        return {name: getattr(self, name) for name in type(self).model_fields}
+
+
+def source_env_var(source: str, field: str) -> str:
+    """The environment variable that sets ``sources.<source>.<field>``."""
+    return f"EARSHOT_SOURCES__{source.upper()}__{field.upper()}"
