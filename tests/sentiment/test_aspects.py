@@ -1,4 +1,4 @@
-"""Aspect detection with per-aspect sentiment: lexicon, encoder, sentence splitting, evaluation, hostile input."""
+"""Aspect detection with per-aspect sentiment: lexicon, encoder, aspect sentiment, hostile input."""
 
 from __future__ import annotations
 
@@ -12,20 +12,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sentiment.aspects import (
-    ASPECT_LABELS,
-    ASPECTS,
-    EVIDENCE_CHARS,
-    AspectDetector,
-    AspectMention,
-    LabelledAspects,
-    LabelledDataError,
-    evaluate_aspects,
-    load_labelled,
-    split_sentences,
-)
+from sentiment.aspect_eval import evaluate_aspects, load_labelled
+from sentiment.aspects import ASPECTS, EVIDENCE_CHARS, AspectDetector, AspectMention, fold_in_place
 from sentiment.embeddings import E5Embedder
 from sentiment.scorer import Scorer
+from sentiment.textfold import fold
+from sentiment.vocabulary import ASPECT_LABELS
 
 DEV_SAMPLE = Path(__file__).resolve().parents[1] / "fixtures" / "sentiment" / "aspects_dev.jsonl"
 
@@ -137,6 +129,15 @@ def test_works_names_the_product_only_when_nothing_else_is_named(detector: Aspec
 @pytest.mark.parametrize("text", ["ok", "👍", "😀😀😀", "Polecam!", "Love it!", "Dziękuję", "", "   "])
 def test_generic_text_has_no_aspect(detector: AspectDetector, text: str) -> None:
     assert detector.detect([text]) == [[]]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=200))
+def test_fold_in_place_keeps_offsets_and_otherwise_agrees_with_fold(text: str) -> None:
+    """Lexicon spans are offsets into the clause, so the lexicon's fold maps one character to one."""
+    folded = fold_in_place(text)
+    assert len(folded) == len(text)
+    assert all(f == fold(c) for c, f in zip(text, folded, strict=True) if len(fold(c)) == 1)
 
 
 # ------------------------------------------------------------------------------------------------ encoder
@@ -251,144 +252,6 @@ def test_batches_equal_single_calls_and_keep_input_order(embedder: E5Embedder) -
 def test_labels_cover_every_aspect_in_both_languages() -> None:
     assert set(ASPECT_LABELS) == set(ASPECTS)
     assert all(set(labels) == {"en", "pl"} and all(labels.values()) for labels in ASPECT_LABELS.values())
-
-
-# ------------------------------------------------------------------------------------------ sentences
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("Kupiłem m.in. buty, np. Nike. Polecam!", ["Kupiłem m.in. buty, np. Nike.", "Polecam!"]),
-        ("Zamówienie tzn. paczka itp. rzeczy przyszły.", ["Zamówienie tzn. paczka itp. rzeczy przyszły."]),
-        ("Buty, kurtki itp. Wszystko ok.", ["Buty, kurtki itp.", "Wszystko ok."]),
-        ("Ask Mr. Smith, e.g. by phone. Done.", ["Ask Mr. Smith, e.g. by phone.", "Done."]),
-        ("Ocena 4.5 na 5!! Super", ["Ocena 4.5 na 5!!", "Super"]),
-        ("Przyszło\nSuper", ["Przyszło", "Super"]),
-        ("Szybka dostawa, ale jakość słaba", ["Szybka dostawa", "ale jakość słaba"]),
-        ("Fast delivery but poor quality", ["Fast delivery", "but poor quality"]),
-        ("Tanio ale dobrze", ["Tanio ale dobrze"]),  # too short to split
-        ("Paczka przyszła uszkodzona, a obsługa milczy", ["Paczka przyszła uszkodzona", "a obsługa milczy"]),
-        ("", []),
-    ],
-)
-def test_split_sentences(text: str, expected: list[str]) -> None:
-    assert split_sentences(text) == expected
-
-
-_CONJUNCTIONS = {
-    "ale",
-    "lecz",
-    "jednak",
-    "natomiast",
-    "chociaż",
-    "choć",
-    "but",
-    "however",
-    "although",
-    "though",
-}
-_WORD = st.text(alphabet="abcdefghijklmnoprstuwyzóąęłśżźćń", min_size=1, max_size=8).filter(
-    lambda w: w not in _CONJUNCTIONS
-)
-_ABBREVIATION = st.sampled_from(["np.", "tzn.", "m.in.", "e.g.", "i.e.", "Mr.", "Dr.", "tj.", "tzw."])
-
-
-@settings(max_examples=200, deadline=None)
-@given(st.lists(_WORD, min_size=1, max_size=5), _ABBREVIATION, st.lists(_WORD, min_size=1, max_size=5))
-def test_abbreviations_stay_inside_their_sentence(
-    before: list[str], abbreviation: str, after: list[str]
-) -> None:
-    text = " ".join([*before, abbreviation, *after]) + "."
-    assert split_sentences(text) == [text]  # the abbreviation's full stop never ends the sentence
-
-
-@settings(max_examples=300, deadline=None)
-@given(st.text(max_size=300))
-def test_split_sentences_keeps_every_word_in_order(text: str) -> None:
-    sentences = split_sentences(text)
-    assert all(s and s == s.strip() for s in sentences)
-    assert re.findall(r"\w+", " ".join(sentences)) == re.findall(r"\w+", text)
-
-
-# --------------------------------------------------------------------------------------------- evaluation
-
-
-def _tiny_gold() -> list[LabelledAspects]:
-    return [
-        LabelledAspects("a", "pl", "Kurier się spóźnił.", {"delivery": "negative"}),
-        LabelledAspects(
-            "b", "pl", "Zwrot pieniędzy bez problemu.", {"returns": "positive", "price": "negative"}
-        ),
-        LabelledAspects("c", "en", "Paid by PayPal.", {}),
-        LabelledAspects("d", "en", "Thanks!", {"website": None}),
-    ]
-
-
-def test_evaluate_aspects_on_a_hand_computed_set(embedder: E5Embedder) -> None:
-    # predicted: a -> delivery (TP, sentiment right), b -> returns (TP, sentiment wrong: neutral),
-    # c -> payment (FP), d -> nothing (FN website); price in b is an FN.
-    detector = AspectDetector(embedder, sentiment_fn=KeywordSentiment())
-    report = evaluate_aspects(detector, _tiny_gold())
-    assert (report.micro.tp, report.micro.fp, report.micro.fn) == (2, 1, 2)
-    assert report.micro.precision == pytest.approx(2 / 3)
-    assert report.micro.recall == pytest.approx(1 / 2)
-    assert report.micro.f1 == pytest.approx(4 / 7)
-    assert report.per_aspect["delivery"].precision == 1.0 and report.per_aspect["delivery"].recall == 1.0
-    assert report.per_aspect["price"].precision is None and report.per_aspect["price"].recall == 0.0
-    assert report.per_aspect["payment"].precision == 0.0 and report.per_aspect["payment"].recall is None
-    # macro over the aspects in the gold labels: delivery, returns, price, website
-    assert report.macro_precision == pytest.approx(0.5)
-    assert report.macro_recall == pytest.approx(0.5)
-    assert report.macro_f1 == pytest.approx(0.5)
-    assert (report.micro.sentiment_correct, report.micro.sentiment_total) == (1, 2)
-    assert report.micro.sentiment_accuracy == pytest.approx(0.5)
-    assert (report.by_lang["en"].tp, report.by_lang["en"].fp, report.by_lang["en"].fn) == (0, 1, 1)
-    assert (
-        sum(tp for tp, _ in report.by_via.values()) == 2 and sum(fp for _, fp in report.by_via.values()) == 1
-    )
-
-    as_dict = json.loads(json.dumps(report.to_dict()))
-    assert as_dict["micro"]["precision"] == pytest.approx(2 / 3) and as_dict["n_texts"] == 4
-    table = report.format_table()
-    assert re.search(r"^micro\s+4\s+3\s+0\.667\s+0\.500\s+0\.571\s+0\.500\s+2$", table, re.MULTILINE), table
-    assert re.search(r"^price\s+1\s+0\s+-\s+0\.000", table, re.MULTILINE), table
-
-
-def test_load_labelled_reads_the_jsonl_format(tmp_path: Path) -> None:
-    path = tmp_path / "gold.jsonl"
-    rows = [
-        {"id": "1", "lang": "pl", "text": "Kurier się spóźnił", "aspects": {"delivery": "negative"}},
-        {"id": "2", "lang": "en", "text": "Where is my parcel?", "aspects": {"delivery": None}},
-    ]
-    path.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows) + "\n\n", encoding="utf-8")
-    items = load_labelled(path)
-    assert items == [
-        LabelledAspects("1", "pl", "Kurier się spóźnił", {"delivery": "negative"}),
-        LabelledAspects("2", "en", "Where is my parcel?", {"delivery": None}),
-    ]
-
-
-@pytest.mark.parametrize(
-    ("line", "message"),
-    [
-        ("{not json", "invalid JSON"),
-        ('["a list"]', "JSON object"),
-        ('{"id": "x", "lang": "de", "text": "t", "aspects": {}}', "'lang'"),
-        ('{"id": "x", "lang": "pl", "text": "t", "aspects": {"shipping": "negative"}}', "unknown aspect"),
-        ('{"id": "x", "lang": "pl", "text": "t", "aspects": {"price": "bad"}}', "sentiment of 'price'"),
-    ],
-)
-def test_load_labelled_rejects_malformed_lines_with_their_line_number(
-    tmp_path: Path, line: str, message: str
-) -> None:
-    path = tmp_path / "bad.jsonl"
-    path.write_text(
-        '{"id": "ok", "lang": "pl", "text": "t", "aspects": {}}\n' + line + "\n", encoding="utf-8"
-    )
-    with pytest.raises(LabelledDataError, match=message) as info:
-        load_labelled(path)
-    assert ":2:" in str(info.value)
 
 
 # ------------------------------------------------------------------------------------------ hostile input

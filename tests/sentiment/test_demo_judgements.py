@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import pytest
 
-from alerts.enqueue import score_view
 from alerts.replies import suggest_reply
 from alerts.rules import MentionView
+from alerts.views import score_view
 from monitor.core.config import ReplySettings
 from monitor.core.models import SentimentScore
 from sentiment.analysis import Analysis, Analyzer, MentionText
