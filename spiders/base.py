@@ -12,18 +12,19 @@ A subclass sets ``name`` (also the mention source and the config section on ``co
 - ``plan_scopes()``: the scopes of this run, from ``self.config.targets``;
 - ``first_requests(state)``: the scope's first request(s), built with ``scope_request`` (which applies
   the request budget, the shared errback and bookkeeping);
-- the callbacks, which parse responses and call ``accept`` for each new record, ``reject_record`` for an
-  unusable one, ``malformed_response`` for an unreadable body, then ``complete_scope``;
+- the callbacks, which read a response with ``read_page`` (an unreadable body fails the scope), map
+  records with ``to_item`` (an unusable one is counted and skipped), call ``accept`` for each new one,
+  then end the scope (``complete_scope``) or go on (``follow_token``);
 - optionally ``check_config()``, ``parse_error_response()`` (the source's error body; marks
   credential failures with ``auth=True``).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, ParamSpec, TypeVar
 
 import scrapy
 from scrapy import Request
@@ -34,21 +35,23 @@ from scrapy.utils.defer import maybe_deferred_to_future
 from twisted.internet.defer import Deferred
 from twisted.python.failure import Failure
 
-from monitor.core.config import EarshotSettings, SourceSettings, source_env_var
+from monitor.core.config import EarshotSettings
 from monitor.core.db import make_engine, session_scope
+from monitor.core.source_settings import SourceSettings, source_env_var
 from monitor.core.store import get_watermark
 from spiders.config import earshot_settings
-from spiders.items import MentionItem
+from spiders.errors import MalformedResponse
+from spiders.items import InvalidItem, MentionItem
 from spiders.signals import scope_completed
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
     from typing import Self
 
     from scrapy.crawler import Crawler
 
 MAX_ERROR_MESSAGES = 20  # kept in stats (and so in crawl_runs.stats) per run
 AUTH_STATUSES = frozenset({401, 403})
+PAGING_LOOP = "the API returned a page token it had already returned (paging loop)"
 
 
 @dataclass
@@ -75,6 +78,8 @@ class ScopeState:
 
 
 StateT = TypeVar("StateT", bound=ScopeState)
+PageT = TypeVar("PageT")
+P = ParamSpec("P")
 
 
 @dataclass(frozen=True)
@@ -295,6 +300,72 @@ class SourceSpider(scrapy.Spider, Generic[StateT]):
         """A body that is not what the source documents: the scope fails, the others go on."""
         self.stats_inc("earshot/malformed_responses")
         self.fail_scope(state, message)
+
+    def read_page(self, state: StateT, parse: Callable[[], PageT], what: str | None = None) -> PageT | None:
+        """Count one more response of ``state`` and read it with ``parse``; None when it is malformed.
+
+        A :class:`MalformedResponse` fails the scope as "``what``: <why>", ``what`` being by default
+        "malformed response for page N".
+        """
+        state.pages += 1
+        return self.read_body(state, parse, what or f"malformed response for page {state.pages}")
+
+    def read_body(self, state: StateT, parse: Callable[[], PageT], what: str) -> PageT | None:
+        """``parse()``, or None after failing the scope with "``what``: <why>" for a malformed body."""
+        try:
+            return parse()
+        except MalformedResponse as exc:
+            self.malformed_response(state, f"{what}: {exc}")
+            return None
+
+    def to_item(
+        self, state: StateT, convert: Callable[P, MentionItem], /, *args: P.args, **kwargs: P.kwargs
+    ) -> MentionItem | None:
+        """``convert(*args, **kwargs)``, or None after counting the record as rejected (InvalidItem)."""
+        try:
+            return convert(*args, **kwargs)
+        except InvalidItem as exc:
+            self.reject_record(state, exc.reason, str(exc))
+            return None
+
+    # -- paging --------------------------------------------------------------------------------------
+
+    def follow_token(
+        self,
+        state: StateT,
+        token: str | None,
+        seen: set[str],
+        next_request: Callable[[str], Request | None],
+        *,
+        loop_message: str = PAGING_LOOP,
+        at_cap: Callable[[StateT], bool] | None = None,
+    ) -> Iterator[Request]:
+        """The request for the page ``token`` names, or the scope's end.
+
+        No token: the scope is complete. A token the scope followed before (``seen``) would page forever:
+        the scope fails with ``loop_message``. ``at_cap(state)`` may end the scope at a page limit and
+        return True to stop paging.
+        """
+        if not token:
+            self.complete_scope(state)
+        elif token in seen:
+            self.fail_scope(state, loop_message)
+        elif at_cap is None or not at_cap(state):
+            seen.add(token)
+            request = next_request(token)
+            if request is not None:
+                yield request
+
+    def max_pages_reached(self, state: StateT, max_pages: int) -> bool:
+        """Truncate the scope once it read ``max_pages`` pages (the source's ``max_pages`` setting)."""
+        if state.pages < max_pages:
+            return False
+        self.truncate_scope(
+            state,
+            f"stopped at max_pages={max_pages} with older {self.record_noun}s unread; its watermark stays "
+            f"where it was. Raise sources.{self.settings_section}.max_pages to read it completely",
+        )
+        return True
 
     # -- scope outcomes ------------------------------------------------------------------------------
 

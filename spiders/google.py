@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from spiders.errors import MalformedResponse
 from spiders.responses import error_object, error_text, json_object
 
 
@@ -50,10 +51,10 @@ def parse_google_error(body: bytes, http_status: int) -> GoogleApiError:
     return GoogleApiError(http_status, "", error_text(body))
 
 
-def list_page(body: bytes, malformed: type[ValueError]) -> tuple[dict[str, Any], str | None]:
-    """A list response as a JSON object and its next page token (None on the last page), or ``malformed``."""
-    data = json_object(body, malformed)
+def list_page(body: bytes, source: str) -> tuple[dict[str, Any], str | None]:
+    """A list response as a JSON object and its next page token (None on the last page), or MalformedResponse."""
+    data = json_object(body, source)
     token = data.get("nextPageToken") or None
     if token is not None and not isinstance(token, str):
-        raise malformed("nextPageToken is not a string")
+        raise MalformedResponse(source, "nextPageToken is not a string")
     return data, token

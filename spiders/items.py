@@ -15,6 +15,7 @@ from typing import Any
 import scrapy
 
 from monitor.core.store import MentionIn
+from monitor.core.timeutil import as_utc
 
 TEXT_MAX_CHARS = 100_000  # longer texts are truncated, not dropped: the start says what matters
 AUTHOR_MAX_CHARS = 512
@@ -131,10 +132,8 @@ def whole_count(value: object) -> int | None:
 
 
 def _to_utc(value: datetime, field: str | None) -> datetime:
-    if value.utcoffset() is None:
-        return value.replace(tzinfo=UTC)
     try:
-        return value.astimezone(UTC)
+        return as_utc(value)
     except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 falls before year 1 in UTC
         raise InvalidTimestamp(f"{field or 'timestamp'} {value.isoformat()} is out of range", field) from None
 

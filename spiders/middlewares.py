@@ -5,6 +5,10 @@
 exponential backoff between attempts; ``RateLimitHeadersMiddleware`` paces a spider by its source's
 rate-limit headers, for spiders that can read them (a ``rate_limit_status`` method). All wait with a
 timer, never by blocking the reactor.
+
+Where the server names no wait, both retry middlewares wait :func:`monitor.core.backoff.backoff_delay`:
+exponential, capped, plus up to ``EARSHOT_BACKOFF_JITTER`` (default 0.2 = 20%) at random, so requests
+that failed together do not all retry in the same second. A server's ``Retry-After`` is waited exactly.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import re
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -24,6 +28,9 @@ from scrapy.downloadermiddlewares.retry import RetryMiddleware
 from scrapy.http import Response
 from scrapy.settings import BaseSettings
 from scrapy.utils.asyncio import sleep
+
+from monitor.core.backoff import DEFAULT_JITTER, backoff_delay
+from monitor.core.timeutil import as_utc, utcnow
 
 if TYPE_CHECKING:
     from typing import Self
@@ -40,7 +47,8 @@ RATE_LIMIT_LOW_WATER = 5.0  # pause when this few requests remain in the source'
 def retry_after_seconds(value: bytes | str | None, now: datetime | None = None) -> float | None:
     """Seconds to wait according to a ``Retry-After`` header (delta-seconds or HTTP-date, RFC 9110).
 
-    None when the header is absent or unreadable; a date in the past means "now" (0).
+    None when the header is absent or unreadable; a date in the past means "now" (0), one past what a
+    datetime can hold in UTC means "longer than any wait" (infinity).
     """
     if value is None:
         return None
@@ -50,13 +58,17 @@ def retry_after_seconds(value: bytes | str | None, now: datetime | None = None) 
     if _DELTA_SECONDS.fullmatch(text):
         return float(text)
     try:
-        when = parsedate_to_datetime(text)
+        when = as_utc(parsedate_to_datetime(text))  # a naive one ("-0000") is UTC in RFC 5322 dates
     except (TypeError, ValueError, IndexError):
         return None
-    if when.tzinfo is None:  # "-0000" means UTC in RFC 5322 dates
-        when = when.replace(tzinfo=UTC)
-    current = now or datetime.now(UTC)
-    return max(0.0, (when - current).total_seconds())
+    except OverflowError:  # past the year 9999 once in UTC
+        return math.inf
+    return max(0.0, (when - (now or utcnow())).total_seconds())
+
+
+def jitter_setting(settings: BaseSettings) -> float:
+    """``EARSHOT_BACKOFF_JITTER``: the random share added to computed waits (0 gives the plain formula)."""
+    return max(0.0, settings.getfloat("EARSHOT_BACKOFF_JITTER", DEFAULT_JITTER))
 
 
 def _add_seconds(stats: StatsCollector, key: str, seconds: float) -> None:
@@ -79,17 +91,17 @@ class RetryAfterMiddleware:
         self.max_retry_times = settings.getint("EARSHOT_RATELIMIT_RETRY_TIMES", 3)
         self.default_delay = settings.getfloat("EARSHOT_RATELIMIT_DEFAULT_DELAY", 10.0)
         self.max_delay = settings.getfloat("EARSHOT_RATELIMIT_MAX_DELAY", 300.0)
+        self.jitter = jitter_setting(settings)
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> Self:
         return cls(crawler)
 
-    def delay_for(self, response: Response, attempt: int) -> float:
-        """The server's Retry-After, else the default delay doubled for each earlier attempt."""
-        asked = retry_after_seconds(response.headers.get(b"Retry-After"))
-        if asked is not None:
-            return asked
-        return min(self.max_delay, self.default_delay * 2 ** (attempt - 1))
+    def backoff_delay(self, attempt: int) -> float:
+        """The wait before retry ``attempt`` of a 429 without Retry-After: the default delay doubled for each
+        earlier attempt, capped at the maximum, plus jitter."""
+        base, cap = max(0.0, self.default_delay), max(0.0, self.max_delay)
+        return backoff_delay(attempt, base, cap, jitter=self.jitter)
 
     async def process_response(self, request: Request, response: Response) -> Request | Response:
         if response.status not in self.codes or request.meta.get("dont_retry", False):
@@ -98,7 +110,8 @@ class RetryAfterMiddleware:
         assert stats is not None
         stats.inc_value("earshot/ratelimited")
         attempt = request.meta.get("ratelimit_retry_times", 0) + 1
-        delay = self.delay_for(response, attempt)
+        asked = retry_after_seconds(response.headers.get(b"Retry-After"))  # waited exactly, never jittered
+        delay = asked if asked is not None else self.backoff_delay(attempt)
         if attempt > self.max_retry_times:
             stats.inc_value("earshot/ratelimit/max_reached")
             logger.warning(
@@ -108,7 +121,7 @@ class RetryAfterMiddleware:
                 self.max_retry_times,
             )
             return response
-        if delay > self.max_delay:
+        if asked is not None and asked > self.max_delay:  # only the server's wait can be too long
             stats.inc_value("earshot/ratelimit/retry_after_too_long")
             logger.warning(
                 "Rate limited (HTTP %d) on %s; the server asks to wait %.0f s, more than "
@@ -137,20 +150,22 @@ class RetryAfterMiddleware:
 
 
 class BackoffRetryMiddleware(RetryMiddleware):
-    """Scrapy's RetryMiddleware, waiting ``base * 2**(n-1)`` seconds (capped) before the n-th retry.
+    """Scrapy's RetryMiddleware, waiting ``base * 2**(n-1)`` seconds (capped, plus jitter) before the n-th retry.
 
-    Configured by RETRY_* as usual plus ``EARSHOT_RETRY_BACKOFF_BASE`` / ``EARSHOT_RETRY_BACKOFF_MAX``;
-    the time waited is counted in ``earshot/retry/backoff_seconds``.
+    Configured by RETRY_* as usual plus ``EARSHOT_RETRY_BACKOFF_BASE`` / ``EARSHOT_RETRY_BACKOFF_MAX`` and
+    ``EARSHOT_BACKOFF_JITTER``; the time waited is counted in ``earshot/retry/backoff_seconds``.
     """
 
     def __init__(self, settings: BaseSettings) -> None:
         super().__init__(settings)
-        self.backoff_base = settings.getfloat("EARSHOT_RETRY_BACKOFF_BASE", 1.0)
-        self.backoff_max = settings.getfloat("EARSHOT_RETRY_BACKOFF_MAX", 30.0)
+        # A negative setting means "no wait", as it always did (backoff_delay refuses negatives).
+        self.backoff_base = max(0.0, settings.getfloat("EARSHOT_RETRY_BACKOFF_BASE", 1.0))
+        self.backoff_max = max(0.0, settings.getfloat("EARSHOT_RETRY_BACKOFF_MAX", 30.0))
+        self.jitter = jitter_setting(settings)
 
     def backoff_delay(self, retry_times: int) -> float:
         """Seconds to wait before retry number ``retry_times`` (1-based)."""
-        return max(0.0, min(self.backoff_max, self.backoff_base * 2 ** (retry_times - 1)))
+        return backoff_delay(retry_times, self.backoff_base, self.backoff_max, jitter=self.jitter)
 
     async def process_response(  # type: ignore[override]
         self, request: Request, response: Response

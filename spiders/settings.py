@@ -47,6 +47,9 @@ EARSHOT_RATELIMIT_HTTP_CODES = [429]
 EARSHOT_RATELIMIT_RETRY_TIMES = 3
 EARSHOT_RATELIMIT_DEFAULT_DELAY = 10.0  # when a 429 carries no Retry-After; doubles each time
 EARSHOT_RATELIMIT_MAX_DELAY = 300.0  # a longer Retry-After ends this location's crawl instead
+# Waits computed by the two retry middlewares (not a server's Retry-After, which is waited exactly) get up to
+# EARSHOT_BACKOFF_JITTER of themselves more at random (default monitor.core.backoff.DEFAULT_JITTER, 20%), so
+# requests that failed together do not retry together; 0 gives the plain doubling.
 
 DOWNLOADER_MIDDLEWARES = {
     "scrapy.downloadermiddlewares.retry.RetryMiddleware": None,

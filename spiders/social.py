@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 from scrapy import Request
 
 from spiders.base import SourceSpider, StateT
-from spiders.items import InvalidItem, MentionItem
+from spiders.items import MentionItem
 
 
 def is_changed(created: datetime, edited: datetime | None, watermark: datetime | None) -> bool:
@@ -99,10 +99,8 @@ class SocialSearchSpider(SourceSpider[StateT]):
 
         A duplicate still counts as read at ``read_at`` for this scope's watermark: another scope carries it.
         """
-        try:
-            item = self.record_to_item(state, record)
-        except InvalidItem as exc:
-            self.reject_record(state, exc.reason, str(exc))
+        item = self.to_item(state, self.record_to_item, state, record)
+        if item is None:
             return None
         key = item.get("external_id")
         if isinstance(key, str):
@@ -139,17 +137,14 @@ class SocialSearchSpider(SourceSpider[StateT]):
 
         ``seen`` holds the cursors this scope followed: one the source names again would loop forever.
         """
-        if not cursor or not listed:
-            self.complete_scope(state)
-        elif cursor in seen:
-            self.fail_scope(
-                state, f"{self.source_label} returned a cursor it had already returned (paging loop)"
-            )
-        elif not self.page_cap_reached(state):
-            seen.add(cursor)
-            request = self.search_request(state, cursor)
-            if request is not None:
-                yield request
+        yield from self.follow_token(
+            state,
+            cursor if listed else None,
+            seen,
+            lambda page: self.search_request(state, page),
+            loop_message=f"{self.source_label} returned a cursor it had already returned (paging loop)",
+            at_cap=self.page_cap_reached,
+        )
 
     def page_cap_reached(self, state: StateT) -> bool:
         """End the scope at ``max_pages`` (complete on a first run, else truncate); True when it ended."""

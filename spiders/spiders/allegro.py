@@ -24,7 +24,7 @@ from urllib.parse import quote, urlencode
 from scrapy import Request
 from scrapy.http import Response
 
-from monitor.core.config import AllegroSettings, source_env_var
+from monitor.core.source_settings import AllegroSettings, source_env_var
 from spiders.base import ScopeState, SourceError, SourceSpider
 from spiders.items import InvalidItem, MentionItem, optional_timestamp, rfc3339_millis
 from spiders.responses import as_object, error_object, error_text, json_object, required_list
@@ -33,10 +33,6 @@ SOURCE = "allegro"
 TOKEN_ENV = source_env_var(SOURCE, "access_token")
 MEDIA_TYPE = "application/vnd.allegro.public.v1+json"
 RATES = ("delivery", "deliveryCost", "description", "service")
-
-
-class MalformedResponse(ValueError):
-    """A 200 response that is not a UserRatingListResponse."""
 
 
 @dataclass(frozen=True)
@@ -51,7 +47,7 @@ class AllegroError:
 
 def parse_ratings_page(body: bytes) -> list[Any]:
     """The ``ratings`` of a UserRatingListResponse, or raise MalformedResponse."""
-    return required_list(json_object(body, MalformedResponse), "ratings", MalformedResponse)
+    return required_list(json_object(body, SOURCE), "ratings", SOURCE)
 
 
 def parse_allegro_error(body: bytes) -> AllegroError:
@@ -182,11 +178,9 @@ class AllegroRatingsSpider(SourceSpider[SellerScope]):
     def parse_ratings(self, response: Response, scope: str) -> Iterator[MentionItem | Request]:
         """Yield the page's ratings changed since the watermark, then the next page or the seller's end."""
         state = self.scopes[scope]
-        state.pages += 1
-        try:
-            ratings = parse_ratings_page(response.body)
-        except MalformedResponse as exc:
-            self.malformed_response(state, f"malformed response at offset {state.offset}: {exc}")
+        what = f"malformed response at offset {state.offset}"
+        ratings = self.read_page(state, lambda: parse_ratings_page(response.body), what)
+        if ratings is None:
             return
         fresh = 0
         for rating in ratings:
@@ -200,12 +194,9 @@ class AllegroRatingsSpider(SourceSpider[SellerScope]):
                 return
             if isinstance(rating_id, str):
                 state.seen_ids.add(rating_id)
-            try:
-                item = rating_to_item(rating, scope=scope, target=state.target)
-            except InvalidItem as exc:
-                self.reject_record(state, exc.reason, str(exc))
-                continue
-            yield self.accept(state, item, updated)
+            item = self.to_item(state, rating_to_item, rating, scope=scope, target=state.target)
+            if item is not None:
+                yield self.accept(state, item, updated)
         if len(ratings) < self.api.page_size:
             self.complete_scope(state)
         elif not fresh:

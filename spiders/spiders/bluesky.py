@@ -31,8 +31,9 @@ from urllib.parse import quote, urlencode
 from scrapy import Request
 from scrapy.http import Response
 
-from monitor.core.config import BlueskySettings, source_env_var
+from monitor.core.source_settings import BlueskySettings, source_env_var
 from spiders.base import ScopeState, SourceError
+from spiders.errors import MalformedResponse
 from spiders.items import InvalidItem, MentionItem, optional_timestamp, rfc3339_millis, whole_count
 from spiders.middlewares import RateLimitStatus, header_float
 from spiders.responses import as_object, error_object, error_text, json_object, key_list
@@ -61,10 +62,6 @@ _SESSION_META = "earshot_bluesky_session"
 _POST_COLLECTION = "app.bsky.feed.post"
 
 
-class MalformedResponse(ValueError):
-    """A 200 response that is not what the lexicon documents."""
-
-
 @dataclass(frozen=True)
 class SearchPage:
     posts: list[Any]
@@ -73,22 +70,22 @@ class SearchPage:
 
 def parse_session(body: bytes) -> str:
     """The ``accessJwt`` of a createSession answer, or MalformedResponse."""
-    data = json_object(body, MalformedResponse)
+    data = json_object(body, SOURCE)
     token = data.get("accessJwt")
     if not isinstance(token, str) or not token.strip():
-        raise MalformedResponse(f"no accessJwt in the session ({key_list(data)})")
+        raise MalformedResponse(SOURCE, f"no accessJwt in the session ({key_list(data)})")
     return token.strip()
 
 
 def parse_search_page(body: bytes) -> SearchPage:
     """A searchPosts output ``{"posts": [...], "cursor"?, "hitsTotal"?}``, or MalformedResponse."""
-    data = json_object(body, MalformedResponse)
+    data = json_object(body, SOURCE)
     posts = data.get("posts")
     if not isinstance(posts, list):
-        raise MalformedResponse(f"no 'posts' list in the response ({key_list(data)})")
+        raise MalformedResponse(SOURCE, f"no 'posts' list in the response ({key_list(data)})")
     cursor = data.get("cursor") or None
     if cursor is not None and not isinstance(cursor, str):
-        raise MalformedResponse("'cursor' is not a string")
+        raise MalformedResponse(SOURCE, "'cursor' is not a string")
     return SearchPage(posts, cursor)
 
 
@@ -249,21 +246,14 @@ class BlueskySpider(SocialSearchSpider[KeywordScope]):
     def parse_session(self, response: Response, scope: str) -> list[Request]:
         """Keep the run's session token, then search the scope that logged in."""
         state = self.scopes[scope]
-        try:
-            token = parse_session(response.body)
-        except MalformedResponse as exc:
-            self.malformed_response(state, f"malformed session response: {exc}")
-            return []
-        return self.logged_in(state, token)
+        token = self.read_body(state, lambda: parse_session(response.body), "malformed session response")
+        return [] if token is None else self.logged_in(state, token)
 
     def parse_search(self, response: Response, scope: str) -> Iterator[MentionItem | Request]:
         """Yield the page's new and re-indexed posts, then follow the cursor."""
         state = self.scopes[scope]
-        state.pages += 1
-        try:
-            page = parse_search_page(response.body)
-        except MalformedResponse as exc:
-            self.malformed_response(state, f"malformed response for page {state.pages}: {exc}")
+        page = self.read_page(state, lambda: parse_search_page(response.body))
+        if page is None:
             return
         for post in page.posts:
             times = post_times(post)

@@ -31,8 +31,9 @@ from parsel import Selector
 from scrapy import Request
 from scrapy.http import Response, TextResponse
 
-from monitor.core.config import CeneoSettings
+from monitor.core.source_settings import CeneoSettings
 from spiders.base import ScopeState, SourceError, SourceSpider
+from spiders.errors import MalformedResponse
 from spiders.items import MentionItem, optional_timestamp, parse_timestamp
 from spiders.text import normalise_space, strip_html
 
@@ -54,10 +55,6 @@ _PAGE_SUFFIX = re.compile(r"/opinie-\d+$")
 _SCORE = re.compile(r"(\d{1,3}(?:[.,]\d{1,3})?)\s*/\s*(\d{1,3})", re.ASCII)
 _COUNT = re.compile(r"\d{1,9}", re.ASCII)
 _LOCAL_TIME = "%Y-%m-%d %H:%M:%S"
-
-
-class MalformedPage(ValueError):
-    """A 200 page that is not an opinions page (a bot check, a consent wall, a redesigned layout)."""
 
 
 @dataclass(frozen=True)
@@ -197,7 +194,8 @@ def parse_opinion(node: Selector) -> CeneoOpinion:
 
 
 def parse_opinions_page(body: str, page_url: str, *, first_page: bool) -> OpinionsPage:
-    """Read an opinions page, or raise MalformedPage when it is not one.
+    """Read an opinions page, or raise MalformedResponse when it is not one (a bot check, a consent wall,
+    a redesigned layout).
 
     Page 1 of a product or shop nobody has reviewed has the opinions tab and no opinion in it; that is an
     empty page. A page with neither opinions nor the tab, or a later page without opinions, is malformed.
@@ -206,13 +204,20 @@ def parse_opinions_page(body: str, page_url: str, *, first_page: bool) -> Opinio
     nodes = page.css(OPINION)
     if not nodes:
         if not first_page:
-            raise MalformedPage("a later opinions page without any opinion (div.user-post)")
+            raise MalformedResponse(SOURCE, "a later opinions page without any opinion (div.user-post)")
         if not page.css(REVIEWS_SECTION):
             title = normalise_space(" ".join(page.css("title::text").getall()))[:120] or "no title"
-            raise MalformedPage(f"no opinions and no opinions section on the page ({title!r})")
+            raise MalformedResponse(SOURCE, f"no opinions and no opinions section on the page ({title!r})")
     href = page.css("a.pagination__next::attr(href)").get()
     next_url = urljoin(page_url, href.strip()) if href and href.strip() else None
     return OpinionsPage([parse_opinion(node) for node in nodes], next_url)
+
+
+def parse_opinions(response: Response, *, first_page: bool) -> OpinionsPage:
+    """:func:`parse_opinions_page` of an HTML response; MalformedResponse for anything else (an image, a PDF)."""
+    if not isinstance(response, TextResponse):
+        raise MalformedResponse(SOURCE, "not an HTML page")
+    return parse_opinions_page(response.text, response.url, first_page=first_page)
 
 
 def error_page_summary(body: bytes) -> str:
@@ -349,14 +354,12 @@ class CeneoOpinionsSpider(SourceSpider[CeneoScope]):
     def parse_page(self, response: Response, scope: str) -> Iterator[MentionItem | Request]:
         """Hand every opinion on the page to the pipeline; follow the next page until the watermark."""
         state = self.scopes[scope]
-        state.pages += 1
-        if not isinstance(response, TextResponse):  # an image, a PDF, a download
-            self.malformed_response(state, f"unrecognised page {response.url}: not an HTML page")
-            return
-        try:
-            page = parse_opinions_page(response.text, response.url, first_page=state.pages == 1)
-        except MalformedPage as exc:
-            self.malformed_response(state, f"unrecognised page {response.url}: {exc}")
+        page = self.read_page(
+            state,
+            lambda: parse_opinions(response, first_page=state.pages == 1),
+            f"unrecognised page {response.url}",
+        )
+        if page is None:
             return
         served = scope_path(response.url)
         if state.pages == 1 and served != scope:
@@ -390,13 +393,7 @@ class CeneoOpinionsSpider(SourceSpider[CeneoScope]):
             self.fail_scope(state, f"the next-page link leads elsewhere ({page.next_url[:200]})")
         elif page.next_url in state.visited:
             self.fail_scope(state, f"the next-page link points back to {page.next_url[:200]} (paging loop)")
-        elif state.pages >= self.api.max_pages:
-            self.truncate_scope(
-                state,
-                f"stopped at max_pages={self.api.max_pages} with older opinions unread; its watermark stays "
-                "where it was. Raise sources.ceneo.max_pages to read it completely",
-            )
-        else:
+        elif not self.max_pages_reached(state, self.api.max_pages):
             request = self._page_request(state, page.next_url)
             if request is not None:
                 yield request

@@ -14,6 +14,8 @@ in that order); paging stops when every location of the batch is done or there i
 location without a watermark (its first, full read, or one that never had a review) is read on its own:
 a batch answers for all its locations or fails for all, so one unverified or refused location would
 otherwise cost the whole batch, and a quiet location would make every run page to the end.
+
+How the API's answers (list pages, Review objects) are read is :mod:`spiders.google_business_reviews`.
 """
 
 from __future__ import annotations
@@ -30,179 +32,29 @@ from scrapy.exceptions import CloseSpider
 from scrapy.http import Response
 from twisted.python.failure import Failure
 
-from monitor.core.config import EarshotSettings, GoogleBusinessSettings, source_env_var
-from spiders.base import ScopeState, SourceError, SourceSpider
-from spiders.google import list_page, parse_google_error
-from spiders.items import InvalidItem, MentionItem, optional_timestamp
+from monitor.core.config import EarshotSettings
+from monitor.core.source_settings import GoogleBusinessSettings, source_env_var
+from spiders.base import PAGING_LOOP, ScopeState, SourceError, SourceSpider
+from spiders.errors import MalformedResponse
+from spiders.google import parse_google_error
+from spiders.google_business_reviews import (
+    DEFAULT_URL_TEMPLATE,
+    SOURCE,
+    parse_batch_page,
+    parse_reviews_page,
+    review_to_item,
+    review_update_time,
+)
+from spiders.items import MentionItem
 
 if TYPE_CHECKING:
     from typing import Self
 
     from scrapy.crawler import Crawler
 
-SOURCE = "google_business"
 TOKEN_ENV = source_env_var(SOURCE, "access_token")
-DEFAULT_URL_TEMPLATE = "{base_url}/v4/{name}"
-
-STAR_RATINGS: dict[str, int | None] = {
-    "STAR_RATING_UNSPECIFIED": None,
-    "ONE": 1,
-    "TWO": 2,
-    "THREE": 3,
-    "FOUR": 4,
-    "FIVE": 5,
-}
-
-# Google adds its machine translation to comments, marked in English because we ask for "en".
-_TRANSLATED = "(Translated by Google)"
-_ORIGINAL = "(Original)"
-_LIST_KEYS = {"reviews", "averageRating", "totalReviewCount", "nextPageToken"}
-_BATCH_KEYS = {"locationReviews", "nextPageToken"}
 BATCH_MAX_LOCATIONS = 50  # locationNames per batchGetReviews call
 DEFAULT_BATCH_MIN_LOCATIONS = 10
-
-
-class MalformedResponse(ValueError):
-    """A 200 response that is not a ListReviewsResponse (or, for a batch, a BatchGetReviewsResponse)."""
-
-
-@dataclass(frozen=True)
-class ReviewsPage:
-    reviews: list[Any]
-    next_page_token: str | None
-
-
-@dataclass(frozen=True)
-class LocationReviewsPage:
-    """One page of a BatchGetReviewsResponse: (location name, review) pairs and the next page's token."""
-
-    location_reviews: list[tuple[Any, Any]]
-    next_page_token: str | None
-
-
-def original_comment(comment: str) -> str:
-    """The reviewer's own words from a comment Google may have extended with its translation.
-
-    Handles ``(Translated by Google) <translation> (Original) <original>``, the reverse order
-    ``<original> (Translated by Google) <translation>``, and a translation with no original.
-    """
-    text = comment.strip()
-    if text.startswith(_TRANSLATED):
-        rest = text[len(_TRANSLATED) :]
-        if _ORIGINAL in rest:
-            return rest.split(_ORIGINAL, 1)[1].strip()
-        return rest.strip()
-    marker = text.find("\n" + _TRANSLATED)
-    if marker > 0:
-        return text[:marker].strip()
-    return text
-
-
-def star_rating(value: Any) -> Any:
-    """ONE..FIVE as 1..5 and STAR_RATING_UNSPECIFIED as None; anything else unchanged for validation."""
-    if isinstance(value, str) and value in STAR_RATINGS:
-        return STAR_RATINGS[value]
-    return value
-
-
-def review_update_time(review: Any) -> datetime | None:
-    """When the review was last changed (aware UTC), or None when Google's value is unreadable."""
-    if not isinstance(review, dict):
-        return None
-    return optional_timestamp(review.get("updateTime") or review.get("createTime"))
-
-
-def review_url(template: str, base_url: str, name: str | None) -> str | None:
-    """The link stored with a review, from the configured template and the review's resource name."""
-    if not name:
-        return None
-    parts = name.split("/")
-    ids = {"account_id": "", "location_id": "", "review_id": ""}
-    if len(parts) == 6 and parts[0] == "accounts" and parts[2] == "locations" and parts[4] == "reviews":
-        ids = {"account_id": parts[1], "location_id": parts[3], "review_id": parts[5]}
-    elif any("{" + key + "}" in template for key in ids):
-        return None  # an unexpected name: better no link than a wrong one
-    quoted = {k: quote(v, safe="") for k, v in ids.items()}
-    return template.format(base_url=base_url.rstrip("/"), name=quote(name, safe="/"), **quoted)
-
-
-def review_to_item(
-    review: Any, *, scope: str, target: str | None, base_url: str, url_template: str = DEFAULT_URL_TEMPLATE
-) -> MentionItem:
-    """Map one API Review object to a MentionItem, without judging the values (validation does that).
-
-    Raises InvalidItem only when ``review`` is not an object at all.
-    """
-    if not isinstance(review, dict):
-        raise InvalidItem("not_an_object", f"review is {type(review).__name__}, not an object")
-    review_id = review.get("reviewId")
-    name = review.get("name")
-    if not isinstance(name, str) or not name:
-        name = f"{scope}/reviews/{review_id}" if isinstance(review_id, str) and review_id else None
-    reviewer = review.get("reviewer")
-    reviewer = reviewer if isinstance(reviewer, dict) else {}
-    author = None if reviewer.get("isAnonymous") is True else reviewer.get("displayName")
-    comment = review.get("comment")
-    reply = review.get("reviewReply")
-    reply_text = reply.get("comment") if isinstance(reply, dict) else None
-    return MentionItem(
-        source=SOURCE,
-        external_id=review_id,
-        url=review_url(url_template, base_url, name),
-        author=author,
-        text=original_comment(comment) if isinstance(comment, str) else comment,
-        lang=None,  # the API does not say; the sentiment stage detects it
-        rating=star_rating(review.get("starRating")),
-        reply_text=original_comment(reply_text) if isinstance(reply_text, str) else reply_text,
-        parent_id=None,
-        reach=None,
-        created_at=review.get("createTime"),
-        updated_at=review.get("updateTime"),
-        target=target,
-        raw=review,
-        scope=scope,
-    )
-
-
-def parse_reviews_page(body: bytes, first_page: bool) -> ReviewsPage:
-    """Read a ListReviewsResponse, or raise MalformedResponse.
-
-    Google omits empty lists in JSON, so a location without reviews answers ``{}`` or only its counts;
-    that is an empty page, not an error. Any other object without ``reviews`` is malformed.
-    """
-    data, token = list_page(body, MalformedResponse)
-    reviews = data.get("reviews")
-    if reviews is None:
-        unknown = sorted(set(data) - _LIST_KEYS)
-        total = data.get("totalReviewCount")
-        has_more = token is not None or (first_page and isinstance(total, int) and total > 0)
-        if unknown or has_more:
-            keys = ", ".join(unknown) or "no reviews despite a review count"
-            raise MalformedResponse(f"no 'reviews' list in the response ({keys[:200]})")
-        reviews = []
-    if not isinstance(reviews, list):
-        raise MalformedResponse(f"'reviews' is {type(reviews).__name__}, not a list")
-    return ReviewsPage(reviews, token)
-
-
-def parse_batch_page(body: bytes) -> LocationReviewsPage:
-    """Read a BatchGetReviewsResponse, or raise MalformedResponse.
-
-    Google omits empty lists, so ``{}`` is a page without reviews. An entry that is not a LocationReview
-    object is kept as ``(None, entry)`` for the spider to reject, so one bad entry does not cost the page.
-    """
-    data, token = list_page(body, MalformedResponse)
-    entries = data.get("locationReviews")
-    if entries is None:
-        unknown = sorted(set(data) - _BATCH_KEYS)
-        if unknown or token is not None:
-            keys = ", ".join(unknown) or "a next page but no reviews"
-            raise MalformedResponse(f"no 'locationReviews' list in the response ({keys[:200]})")
-        entries = []
-    if not isinstance(entries, list):
-        raise MalformedResponse(f"'locationReviews' is {type(entries).__name__}, not a list")
-    pairs = [(e.get("name"), e.get("review")) if isinstance(e, dict) else (None, e) for e in entries]
-    return LocationReviewsPage(pairs, token)
 
 
 @dataclass
@@ -353,44 +205,35 @@ class GoogleBusinessReviewsSpider(SourceSpider[LocationScope]):
     def parse_reviews(self, response: Response, scope: str) -> Iterator[MentionItem | Request]:
         """Yield the page's reviews newer than the watermark, then the next page or the scope's end."""
         state = self.scopes[scope]
-        state.pages += 1
-        try:
-            page = parse_reviews_page(response.body, first_page=state.pages == 1)
-        except MalformedResponse as exc:
-            self.malformed_response(state, f"malformed response for page {state.pages}: {exc}")
+        page = self.read_page(state, lambda: parse_reviews_page(response.body, first_page=state.pages == 1))
+        if page is None:
             return
         for review in page.reviews:
             updated = review_update_time(review)
             if not state.is_new(updated):
                 self.complete_scope(state)
                 return
-            try:
-                item = review_to_item(
-                    review,
-                    scope=scope,
-                    target=state.target,
-                    base_url=self.api.base_url,
-                    url_template=self.url_template,
-                )
-            except InvalidItem as exc:
-                self.reject_record(state, exc.reason, str(exc))
-                continue
-            yield self.accept(state, item, updated)
-        if not page.next_page_token:
-            self.complete_scope(state)
-        elif page.next_page_token in state.page_tokens:
-            self.fail_scope(state, "the API returned a page token it had already returned (paging loop)")
-        elif state.pages >= self.api.max_pages:
-            self.truncate_scope(
-                state,
-                f"stopped at max_pages={self.api.max_pages} with older reviews unread; its watermark stays "
-                "where it was. Raise sources.google_business.max_pages to read it completely",
-            )
-        else:
-            state.page_tokens.add(page.next_page_token)
-            request = self._page_request(state, page.next_page_token)
-            if request is not None:
-                yield request
+            item = self._review_item(state, review)
+            if item is not None:
+                yield self.accept(state, item, updated)
+        yield from self.follow_token(
+            state,
+            page.next_page_token,
+            state.page_tokens,
+            lambda token: self._page_request(state, token),
+            at_cap=lambda current: self.max_pages_reached(current, self.api.max_pages),
+        )
+
+    def _review_item(self, state: LocationScope, review: Any) -> MentionItem | None:
+        return self.to_item(
+            state,
+            review_to_item,
+            review,
+            scope=state.scope,
+            target=state.target,
+            base_url=self.api.base_url,
+            url_template=self.url_template,
+        )
 
     # -- batchGetReviews --------------------------------------------------------------------------
 
@@ -441,18 +284,15 @@ class GoogleBusinessReviewsSpider(SourceSpider[LocationScope]):
                 self.fail_scope(state, f"malformed batchGetReviews response for page {current.pages}: {exc}")
             return
         oldest: datetime | None = None
+        owner = self.scopes[scope]
         for location, review in page.location_reviews:
             if not isinstance(location, str):
-                self.reject_record(
-                    self.scopes[scope], "bad_location_review", f"{batch}: an entry without a location"
-                )
+                self.reject_record(owner, "bad_location_review", f"{batch}: an entry without a location")
                 continue
             located = members.get(location)
             if located is None:
                 self.reject_record(
-                    self.scopes[scope],
-                    "unknown_location",
-                    f"{batch}: a review of {location[:120]!r}, not asked for",
+                    owner, "unknown_location", f"{batch}: a review of {location[:120]!r}, not asked for"
                 )
                 continue
             updated = review_update_time(review)
@@ -464,18 +304,9 @@ class GoogleBusinessReviewsSpider(SourceSpider[LocationScope]):
             if not state.is_new(updated):
                 self.complete_scope(state)
                 continue
-            try:
-                item = review_to_item(
-                    review,
-                    scope=state.scope,
-                    target=state.target,
-                    base_url=self.api.base_url,
-                    url_template=self.url_template,
-                )
-            except InvalidItem as exc:
-                self.reject_record(state, exc.reason, str(exc))
-                continue
-            yield self.accept(state, item, updated)
+            item = self._review_item(state, review)
+            if item is not None:
+                yield self.accept(state, item, updated)
         for state in members.values():
             # updateTime desc across the batch: below the page's oldest review nothing newer can follow.
             if oldest is not None and state.watermark is not None and oldest <= state.watermark:
@@ -488,7 +319,7 @@ class GoogleBusinessReviewsSpider(SourceSpider[LocationScope]):
                 self.complete_scope(state)
         elif page.next_page_token in current.page_tokens:
             for state in open_states:
-                self.fail_scope(state, "the API returned a page token it had already returned (paging loop)")
+                self.fail_scope(state, PAGING_LOOP)
         elif current.pages >= self.api.max_pages * len(current.scopes):
             for state in open_states:
                 self.truncate_scope(

@@ -21,8 +21,9 @@ from urllib.parse import quote, urlencode
 from scrapy import Request
 from scrapy.http import Response
 
-from monitor.core.config import GooglePlacesSettings, source_env_var
+from monitor.core.source_settings import GooglePlacesSettings, source_env_var
 from spiders.base import ScopeState, SourceError, SourceSpider
+from spiders.errors import MalformedResponse
 from spiders.google import parse_google_error
 from spiders.items import InvalidItem, MentionItem, optional_timestamp
 from spiders.responses import json_object, key_list
@@ -33,10 +34,6 @@ FIELD_MASK = "id,displayName,reviews"
 # Key problems Google reports as 400 INVALID_ARGUMENT rather than 401/403 (google.rpc.ErrorInfo.reason).
 _KEY_REASONS = frozenset({"API_KEY_INVALID", "API_KEY_EXPIRED", "API_KEY_SERVICE_BLOCKED"})
 _PLACE_KEYS = {"id", "displayName", "reviews", "name"}
-
-
-class MalformedPlace(ValueError):
-    """A 200 response that is not a Place."""
 
 
 @dataclass(frozen=True)
@@ -103,18 +100,18 @@ def review_to_item(review: Any, *, scope: str, target: str | None) -> MentionIte
 
 
 def parse_place(body: bytes) -> PlaceDetails:
-    """Read a Place limited to the field mask, or raise MalformedPlace.
+    """Read a Place limited to the field mask, or raise MalformedResponse.
 
     Google omits empty lists, so a place without reviews is ``{"id": ..., "displayName": ...}``. The id is
     always there when the mask asks for it: an object without it is not a Place.
     """
-    data = json_object(body, MalformedPlace)
+    data = json_object(body, SOURCE)
     place_id = data.get("id")
     if not isinstance(place_id, str) or not place_id:
-        raise MalformedPlace(f"no place 'id' in the response ({key_list(data, _PLACE_KEYS)})")
+        raise MalformedResponse(SOURCE, f"no place 'id' in the response ({key_list(data, _PLACE_KEYS)})")
     reviews = data.get("reviews", [])
     if not isinstance(reviews, list):
-        raise MalformedPlace(f"'reviews' is {type(reviews).__name__}, not a list")
+        raise MalformedResponse(SOURCE, f"'reviews' is {type(reviews).__name__}, not a list")
     name, _ = localized_text(data.get("displayName"))
     return PlaceDetails(place_id, name if isinstance(name, str) else None, reviews)
 
@@ -158,11 +155,8 @@ class GooglePlacesReviewsSpider(SourceSpider[ScopeState]):
     def parse_place(self, response: Response, scope: str) -> Iterator[MentionItem]:
         """Yield every review the place shows (at most five), then end the scope."""
         state = self.scopes[scope]
-        state.pages += 1
-        try:
-            place = parse_place(response.body)
-        except MalformedPlace as exc:
-            self.malformed_response(state, f"malformed response: {exc}")
+        place = self.read_page(state, lambda: parse_place(response.body), "malformed response")
+        if place is None:
             return
         if place_scope(place.place_id) != scope:
             self.logger.warning(
@@ -171,12 +165,9 @@ class GooglePlacesReviewsSpider(SourceSpider[ScopeState]):
                 place_scope(place.place_id),
             )
         for review in place.reviews:
-            try:
-                item = review_to_item(review, scope=scope, target=state.target)
-            except InvalidItem as exc:
-                self.reject_record(state, exc.reason, str(exc))
-                continue
-            yield self.accept(state, item, review_publish_time(review))
+            item = self.to_item(state, review_to_item, review, scope=scope, target=state.target)
+            if item is not None:
+                yield self.accept(state, item, review_publish_time(review))
         self.complete_scope(state)
 
     def parse_error_response(self, response: Response) -> SourceError:

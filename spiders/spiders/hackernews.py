@@ -28,8 +28,9 @@ from urllib.parse import quote, urlencode
 from scrapy import Request
 from scrapy.http import Response
 
-from monitor.core.config import HackerNewsSettings
+from monitor.core.source_settings import HackerNewsSettings
 from spiders.base import ScopeState, SourceError, SourceSpider, body_excerpt
+from spiders.errors import MalformedResponse
 from spiders.items import InvalidItem, MentionItem, epoch_time, optional_timestamp, whole_count
 from spiders.responses import error_object, json_object, key_list
 from spiders.text import strip_html
@@ -42,10 +43,6 @@ EDIT_WINDOW = timedelta(hours=2)  # HN's edit window: items this much older than
 FIRST_RUN_LOOKBACK = timedelta(days=30)
 # Algolia's per-hit extras: the same text again with <em> marks, and scoring details; not kept in raw.
 _NOT_RAW = frozenset({"_highlightResult", "_snippetResult", "_rankingInfo"})
-
-
-class MalformedSearch(ValueError):
-    """A 200 response that is not an Algolia search result."""
 
 
 class PagingStuck(ValueError):
@@ -71,16 +68,16 @@ class NextRequest:
 def _count(data: dict[str, Any], key: str, default: int | None = None) -> int:
     value = data.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise MalformedSearch(f"'{key}' is {repr(value)[:30]}, not a count")
+        raise MalformedResponse(SOURCE, f"'{key}' is {repr(value)[:30]}, not a count")
     return value
 
 
 def parse_search_page(body: bytes) -> SearchPage:
-    """Read a search_by_date result, or raise MalformedSearch (a page without ``hits`` is not one)."""
-    data = json_object(body, MalformedSearch)
+    """Read a search_by_date result, or raise MalformedResponse (a page without ``hits`` is not one)."""
+    data = json_object(body, SOURCE)
     hits = data.get("hits")
     if not isinstance(hits, list):
-        raise MalformedSearch(f"no 'hits' list in the response ({key_list(data)})")
+        raise MalformedResponse(SOURCE, f"no 'hits' list in the response ({key_list(data)})")
     return SearchPage(
         hits=hits,
         nb_pages=_count(data, "nbPages", 1),
@@ -274,11 +271,8 @@ class HackerNewsSpider(SourceSpider[SearchScope]):
     def parse_search(self, response: Response, scope: str) -> Iterator[MentionItem | Request]:
         """Yield the page's hits not yet taken this run, then the next page or the keyword's end."""
         state = self.scopes[scope]
-        state.pages += 1
-        try:
-            page = parse_search_page(response.body)
-        except MalformedSearch as exc:
-            self.malformed_response(state, f"malformed response for page {state.pages}: {exc}")
+        page = self.read_page(state, lambda: parse_search_page(response.body))
+        if page is None:
             return
         for hit in page.hits:
             object_id = hit.get("objectID") if isinstance(hit, dict) else None
@@ -288,10 +282,8 @@ class HackerNewsSpider(SourceSpider[SearchScope]):
             if isinstance(hit, dict) and created is None:
                 self.reject_record(state, "missing_created_at", f"hit {str(object_id)[:40]!r} has no time")
                 continue
-            try:
-                item = hit_to_item(hit, scope=scope, target=state.target)
-            except InvalidItem as exc:
-                self.reject_record(state, exc.reason, str(exc))
+            item = self.to_item(state, hit_to_item, hit, scope=scope, target=state.target)
+            if item is None:
                 continue
             if isinstance(object_id, str):
                 state.seen.add(object_id)

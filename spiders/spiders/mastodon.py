@@ -35,8 +35,9 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 from scrapy import Request
 from scrapy.http import Response
 
-from monitor.core.config import MastodonSettings, source_env_var
+from monitor.core.source_settings import MastodonSettings, source_env_var
 from spiders.base import ScopeState, SourceError
+from spiders.errors import MalformedResponse
 from spiders.items import InvalidItem, MentionItem, optional_timestamp, whole_count
 from spiders.middlewares import RateLimitStatus, header_float
 from spiders.responses import error_object, error_text, key_list, load_json
@@ -51,10 +52,6 @@ EDIT_LOOKBACK = timedelta(hours=24)
 # One link-value of RFC 8288: <uri> then ;-parameters, whose quoted values may hold ";" and ",".
 _LINK = re.compile(r'<([^<>]*)>((?:\s*;\s*[^;,"]*(?:"[^"]*"[^;,"]*)*)*)')
 _REL = re.compile(r';\s*rel\s*=\s*(?:"([^"]*)"|([^\s;,"]+))', re.IGNORECASE)
-
-
-class MalformedResponse(ValueError):
-    """A 200 response that is not what Mastodon documents for the request."""
 
 
 def snowflake_floor(when: datetime) -> int:
@@ -96,21 +93,23 @@ def with_param(url: str, name: str, value: str) -> str:
 
 def parse_statuses(body: bytes) -> list[Any]:
     """A timeline: a JSON array of statuses, or MalformedResponse."""
-    data = load_json(body, MalformedResponse)
+    data = load_json(body, SOURCE)
     if not isinstance(data, list):
         detail = f" (error: {str(data['error'])[:200]})" if isinstance(data, dict) and "error" in data else ""
-        raise MalformedResponse(f"expected a JSON array of statuses, got {type(data).__name__}{detail}")
+        raise MalformedResponse(
+            SOURCE, f"expected a JSON array of statuses, got {type(data).__name__}{detail}"
+        )
     return data
 
 
 def parse_search(body: bytes) -> list[Any]:
     """A v2 search result ``{"accounts", "statuses", "hashtags"}``: its statuses, or MalformedResponse."""
-    data = load_json(body, MalformedResponse)
+    data = load_json(body, SOURCE)
     if not isinstance(data, dict):
-        raise MalformedResponse(f"expected a search result object, got {type(data).__name__}")
+        raise MalformedResponse(SOURCE, f"expected a search result object, got {type(data).__name__}")
     statuses = data.get("statuses")
     if not isinstance(statuses, list):
-        raise MalformedResponse(f"no 'statuses' list in the search result ({key_list(data)})")
+        raise MalformedResponse(SOURCE, f"no 'statuses' list in the search result ({key_list(data)})")
     return statuses
 
 
@@ -292,15 +291,14 @@ class MastodonSpider(SocialSearchSpider[MastodonScope]):
             return
         if state.bound:  # Mastodon drops since_id from its next links; keep the window
             next_url = with_param(next_url, "since_id", state.bound)
-        if next_url in state.next_urls:
-            self.fail_scope(state, "Mastodon returned a next link it had already returned (paging loop)")
-        elif self.page_cap_reached(state):
-            return
-        else:
-            state.next_urls.add(next_url)
-            request = self._request(state, next_url, self.parse_timeline)
-            if request is not None:
-                yield request
+        yield from self.follow_token(
+            state,
+            next_url,
+            state.next_urls,
+            lambda url: self._request(state, url, self.parse_timeline),
+            loop_message="Mastodon returned a next link it had already returned (paging loop)",
+            at_cap=self.page_cap_reached,
+        )
 
     def parse_search(self, response: Response, scope: str) -> Iterator[MentionItem | Request]:
         """Yield a search page's new and freshly edited statuses, then ask for the next ``offset``."""
@@ -322,11 +320,8 @@ class MastodonSpider(SocialSearchSpider[MastodonScope]):
     ) -> Generator[MentionItem, None, list[Any] | None]:
         """Yield the page's new and freshly edited statuses; return the page's statuses, or None when the
         scope ended on this page (unreadable, or past the lookback window)."""
-        state.pages += 1
-        try:
-            statuses = parse(response.body)
-        except MalformedResponse as exc:
-            self.malformed_response(state, f"malformed response for page {state.pages}: {exc}")
+        statuses = self.read_page(state, lambda: parse(response.body))
+        if statuses is None:
             return None
         yield from self.changed_records(state, statuses, EDIT_LOOKBACK)
         return None if state.finished else statuses

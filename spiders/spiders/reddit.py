@@ -25,24 +25,21 @@ import base64
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote, urlencode
 
 from scrapy import Request
 from scrapy.exceptions import CloseSpider
 from scrapy.http import Response
 
-from monitor.core.config import RedditSettings, source_env_var
+from monitor.core.source_settings import RedditSettings, source_env_var
 from spiders.base import ScopeState, SourceError
+from spiders.errors import MalformedResponse
 from spiders.items import InvalidItem, MentionItem, epoch_time
 from spiders.middlewares import RateLimitStatus, header_float
 from spiders.responses import error_object, error_text, json_object, key_list
 from spiders.social import SocialSearchSpider
 from spiders.text import bounded_id
-
-if TYPE_CHECKING:
-    pass
-
 
 SOURCE = "reddit"
 WEB_ROOT = "https://www.reddit.com"  # permalinks are relative to the website, not to the API host
@@ -54,10 +51,6 @@ CLIENT_SECRET_ENV = source_env_var(SOURCE, "client_secret")
 _REMOVED = frozenset({"[removed]", "[deleted]"})
 _KINDS = {"t3": "post", "t1": "comment"}
 _TOKEN_META = "earshot_reddit_token"
-
-
-class MalformedResponse(ValueError):
-    """A 200 response that is not what Reddit documents for the request."""
 
 
 class TokenRefused(ValueError):
@@ -75,33 +68,33 @@ class Listing:
 
 def parse_access_token(body: bytes) -> str:
     """The bearer token from the token endpoint's answer, or TokenRefused / MalformedResponse."""
-    data = json_object(body, MalformedResponse)
+    data = json_object(body, SOURCE)
     if data.get("error"):
         raise TokenRefused(str(data["error"])[:100])
     token = data.get("access_token")
     if not isinstance(token, str) or not token.strip():
-        raise MalformedResponse("no access_token in the token response")
+        raise MalformedResponse(SOURCE, "no access_token in the token response")
     kind = data.get("token_type")
     if isinstance(kind, str) and kind.lower() != "bearer":
-        raise MalformedResponse(f"token_type is {kind[:40]!r}, not bearer")
+        raise MalformedResponse(SOURCE, f"token_type is {kind[:40]!r}, not bearer")
     return token.strip()
 
 
 def parse_listing(body: bytes) -> Listing:
     """Read a ``{"kind": "Listing", "data": {"after", "children"}}`` body, or raise MalformedResponse."""
-    data = json_object(body, MalformedResponse)
+    data = json_object(body, SOURCE)
     if data.get("kind") != "Listing":
         kind = data.get("kind")
-        raise MalformedResponse(f"not a Listing (kind {str(kind)[:40]!r}; {key_list(data)})")
+        raise MalformedResponse(SOURCE, f"not a Listing (kind {str(kind)[:40]!r}; {key_list(data)})")
     inner = data.get("data")
     if not isinstance(inner, dict):
-        raise MalformedResponse("the Listing has no 'data' object")
+        raise MalformedResponse(SOURCE, "the Listing has no 'data' object")
     children = inner.get("children")
     if not isinstance(children, list):
-        raise MalformedResponse(f"'children' is {type(children).__name__}, not a list")
+        raise MalformedResponse(SOURCE, f"'children' is {type(children).__name__}, not a list")
     after = inner.get("after") or None
     if after is not None and not isinstance(after, str):
-        raise MalformedResponse("'after' is not a string")
+        raise MalformedResponse(SOURCE, "'after' is not a string")
     return Listing(children, after)
 
 
@@ -310,24 +303,20 @@ class RedditSearchSpider(SocialSearchSpider[SearchScope]):
         """Keep the run's token and search the scope that asked for it; a refused app ends the run."""
         state = self.scopes[scope]
         try:
-            token = parse_access_token(response.body)
+            token = self.read_body(
+                state, lambda: parse_access_token(response.body), "malformed token response"
+            )
         except TokenRefused as exc:
             self.auth_failed = True
             self.fail_scope(state, f"the token endpoint refused the app: {exc} ({self._credential_hint()})")
             raise CloseSpider("auth_failed") from None
-        except MalformedResponse as exc:
-            self.malformed_response(state, f"malformed token response: {exc}")
-            return []
-        return self.logged_in(state, token)
+        return [] if token is None else self.logged_in(state, token)
 
     def parse_search(self, response: Response, scope: str) -> Iterator[MentionItem | Request]:
         """Yield the page's new and freshly edited records; page on until the lookback is passed."""
         state = self.scopes[scope]
-        state.pages += 1
-        try:
-            listing = parse_listing(response.body)
-        except MalformedResponse as exc:
-            self.malformed_response(state, f"malformed response for page {state.pages}: {exc}")
+        listing = self.read_page(state, lambda: parse_listing(response.body))
+        if listing is None:
             return
         yield from self.changed_records(state, listing.children, EDIT_LOOKBACK)
         if state.finished:

@@ -28,7 +28,7 @@ from urllib.parse import quote, urlencode
 from scrapy import Request
 from scrapy.http import Response
 
-from monitor.core.config import TrustpilotSettings, source_env_var
+from monitor.core.source_settings import TrustpilotSettings, source_env_var
 from spiders.base import ScopeState, SourceError, SourceSpider
 from spiders.items import InvalidItem, MentionItem, optional_timestamp
 from spiders.responses import as_object, error_object, error_text, json_object, required_list
@@ -43,10 +43,6 @@ RECHECK_WINDOW = timedelta(days=7)
 _NAIVE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,9})?", re.ASCII)
 _PAGE_KEYS = {"reviews", "links", "totalNumberOfReviews"}
 _KEY_FAULTS = ("oauth.v2.InvalidApiKey", "oauth.v2.FailedToResolveAPIKey", "oauth.v2.ApiKeyNotApproved")
-
-
-class MalformedResponse(ValueError):
-    """A 200 response that is not a page of business unit reviews."""
 
 
 @dataclass(frozen=True)
@@ -66,8 +62,8 @@ class TrustpilotError:
 
 def parse_reviews_page(body: bytes) -> ReviewsPage:
     """Read a reviews page, or raise MalformedResponse; the next page exists when a link says ``next-page``."""
-    data = json_object(body, MalformedResponse)
-    reviews = required_list(data, "reviews", MalformedResponse, known=_PAGE_KEYS)
+    data = json_object(body, SOURCE)
+    reviews = required_list(data, "reviews", SOURCE, known=_PAGE_KEYS)
     links = data.get("links")
     has_next = isinstance(links, list) and any(
         isinstance(link, dict) and link.get("rel") == "next-page" for link in links
@@ -232,11 +228,10 @@ class TrustpilotReviewsSpider(SourceSpider[BusinessUnitScope]):
     def parse_reviews(self, response: Response, scope: str) -> Iterator[MentionItem | Request]:
         """Yield the page's new, changed and recent reviews, then the next page or the unit's end."""
         state = self.scopes[scope]
-        state.pages += 1
-        try:
-            page = parse_reviews_page(response.body)
-        except MalformedResponse as exc:
-            self.malformed_response(state, f"malformed response for page {state.page}: {exc}")
+        page = self.read_page(
+            state, lambda: parse_reviews_page(response.body), f"malformed response for page {state.page}"
+        )
+        if page is None:
             return
         oldest: datetime | None = None
         fresh = 0
@@ -253,12 +248,9 @@ class TrustpilotReviewsSpider(SourceSpider[BusinessUnitScope]):
             recent = created is not None and state.recheck_from is not None and created > state.recheck_from
             if not (state.is_new(changed) or recent):
                 continue
-            try:
-                item = review_to_item(review, scope=scope, target=state.target)
-            except InvalidItem as exc:
-                self.reject_record(state, exc.reason, str(exc))
-                continue
-            yield self.accept(state, item, changed)
+            item = self.to_item(state, review_to_item, review, scope=scope, target=state.target)
+            if item is not None:
+                yield self.accept(state, item, changed)
         yield from self._next_page(state, page, oldest, fresh)
 
     def _next_page(

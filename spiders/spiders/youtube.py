@@ -32,8 +32,9 @@ from scrapy.http import Response
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.python.failure import Failure
 
-from monitor.core.config import YouTubeSettings, source_env_var
+from monitor.core.source_settings import YouTubeSettings, source_env_var
 from spiders.base import ScopeState, SourceError, SourceSpider
+from spiders.errors import MalformedResponse
 from spiders.google import list_page, parse_google_error
 from spiders.items import InvalidItem, MentionItem, optional_timestamp, whole_count
 from spiders.responses import error_object, key_list
@@ -69,10 +70,6 @@ QUOTA_HINT = (
 )
 
 
-class MalformedThreads(ValueError):
-    """A 200 response that is not a CommentThreadListResponse."""
-
-
 @dataclass(frozen=True)
 class ThreadsPage:
     threads: list[Any]
@@ -94,22 +91,22 @@ class YouTubeApiError:
 
 
 def parse_threads_page(body: bytes) -> ThreadsPage:
-    """Read a CommentThreadListResponse, or raise MalformedThreads.
+    """Read a CommentThreadListResponse, or raise MalformedResponse.
 
     A response of the right ``kind`` without ``items`` is an empty page; any other object without an
     ``items`` list is not this API's answer.
     """
-    data, token = list_page(body, MalformedThreads)
+    data, token = list_page(body, SOURCE)
     kind = data.get("kind")
     if kind is not None and kind != LIST_KIND:
-        raise MalformedThreads(f"kind is {str(kind)[:60]!r}, not {LIST_KIND}")
+        raise MalformedResponse(SOURCE, f"kind is {str(kind)[:60]!r}, not {LIST_KIND}")
     threads = data.get("items")
     if threads is None:
         if kind is None or token is not None:
-            raise MalformedThreads(f"no 'items' list in the response ({key_list(data)})")
+            raise MalformedResponse(SOURCE, f"no 'items' list in the response ({key_list(data)})")
         threads = []
     if not isinstance(threads, list):
-        raise MalformedThreads(f"'items' is {type(threads).__name__}, not a list")
+        raise MalformedResponse(SOURCE, f"'items' is {type(threads).__name__}, not a list")
     return ThreadsPage(threads, token)
 
 
@@ -282,11 +279,8 @@ class YouTubeCommentsSpider(SourceSpider[ChannelScope]):
     def parse_threads(self, response: Response, scope: str) -> Iterator[MentionItem | Request]:
         """Yield the page's comments changed after the watermark, then the next page or the channel's end."""
         state = self.scopes[scope]
-        state.pages += 1
-        try:
-            page = parse_threads_page(response.body)
-        except MalformedThreads as exc:
-            self.malformed_response(state, f"malformed response for page {state.pages}: {exc}")
+        page = self.read_page(state, lambda: parse_threads_page(response.body))
+        if page is None:
             return
         reached_old = False
         for thread in page.threads:
@@ -301,27 +295,25 @@ class YouTubeCommentsSpider(SourceSpider[ChannelScope]):
                 if not state.is_new(changed):
                     continue
                 fresh = True
-                try:
-                    item = comment_to_item(
-                        comment, thread=thread, top_id=top_id, scope=scope, target=state.target
-                    )
-                except InvalidItem as exc:
-                    self.reject_record(state, exc.reason, str(exc))
-                    continue
-                yield self.accept(state, item, changed)
+                item = self.to_item(
+                    state,
+                    comment_to_item,
+                    comment,
+                    thread=thread,
+                    top_id=top_id,
+                    scope=scope,
+                    target=state.target,
+                )
+                if item is not None:
+                    yield self.accept(state, item, changed)
             if fresh:
                 self._count_unlisted_replies(thread, len(replies))
             else:
                 reached_old = True  # threads come newest first: past one with nothing new, the rest is read
-        if reached_old or not page.next_page_token:
-            self.complete_scope(state)
-        elif page.next_page_token in state.page_tokens:
-            self.fail_scope(state, "the API returned a page token it had already returned (paging loop)")
-        else:
-            state.page_tokens.add(page.next_page_token)
-            request = self._page_request(state, page.next_page_token)
-            if request is not None:
-                yield request
+        token = None if reached_old else page.next_page_token
+        yield from self.follow_token(
+            state, token, state.page_tokens, lambda next_token: self._page_request(state, next_token)
+        )
 
     def _count_unlisted_replies(self, thread: dict[str, Any], listed: int) -> None:
         total = _snippet(thread).get("totalReplyCount")
