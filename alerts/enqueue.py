@@ -20,27 +20,21 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_
+from sqlalchemy import func
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
+from alerts.alert_threads import cooldown_parent, repeat_parent, thread_parent, thread_root
+from alerts.idempotent import insert_once
 from alerts.quiet_hours import quiet_until
 from alerts.replies import suggest_reply
 from alerts.reply_library import similar_replies
-from alerts.rules import (
-    AlertDecision,
-    AspectView,
-    MentionView,
-    ScoreView,
-    UrgencyReasonView,
-    evaluate,
-)
+from alerts.rules import AlertDecision, MentionView, ScoreView, evaluate
 from alerts.storms import latest_score_id, open_storm_alert_id
+from alerts.views import mention_view, score_view
 from monitor.core.config import EarshotSettings, ReplySettings
 from monitor.core.models import (
     Alert,
@@ -52,19 +46,11 @@ from monitor.core.models import (
     ReplyRecord,
     SentimentScore,
     TargetRow,
-    utcnow,
 )
+from monitor.core.timeutil import as_utc, utcnow
 from sentiment.embeddings import Embedder
 
-__all__ = [
-    "CHECKPOINT",
-    "ENQUEUE_COUNTS",
-    "dedupe_key",
-    "enqueue_alerts",
-    "mention_view",
-    "score_view",
-    "score_view_from_dict",
-]
+__all__ = ["CHECKPOINT", "ENQUEUE_COUNTS", "dedupe_key", "edit_key", "enqueue_alerts"]
 
 logger = logging.getLogger(__name__)
 
@@ -84,7 +70,6 @@ ENQUEUE_COUNTS = (
     "backlog",
     "skipped_existing",
 )
-_LIVE = (AlertStatus.PENDING, AlertStatus.SENDING, AlertStatus.SENT, AlertStatus.PRINTED)
 
 EmbedderFactory = Callable[[], Embedder | None]
 
@@ -95,88 +80,8 @@ def dedupe_key(mention_id: int) -> str:
 
 
 def edit_key(mention_id: int, version: int) -> str:
+    """One "the item was edited" thread reply per version."""
     return f"mention:{mention_id}:v{version}:edit"
-
-
-def mention_view(mention: Mention, target: str | None) -> MentionView:
-    """The rules' and message builder's view of a stored mention."""
-    if mention.id is None:
-        raise ValueError("mention_view needs a stored mention (id is None)")
-    return MentionView(
-        id=mention.id,
-        source=mention.source,
-        target=target,
-        text=mention.text,
-        author=mention.author,
-        url=mention.url,
-        rating=mention.rating,
-        lang=mention.lang,
-        created_at=mention.created_at,
-        version=mention.version,
-        reach=mention.reach,
-        external_id=mention.external_id,
-        parent_id=mention.parent_id,
-    )
-
-
-def _str(value: Any) -> str:
-    return value if isinstance(value, str) else ""
-
-
-def _reasons(raw: Any) -> tuple[UrgencyReasonView, ...]:
-    return tuple(
-        UrgencyReasonView(
-            code=_str(r.get("code")), evidence=_str(r.get("evidence")), severity=_str(r.get("severity"))
-        )
-        for r in (raw if isinstance(raw, list) else [])
-        if isinstance(r, dict) and r.get("code")
-    )
-
-
-def _float_or_none(value: Any) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-
-
-def _aspects(raw: Any) -> tuple[AspectView, ...]:
-    return tuple(
-        AspectView(
-            aspect=_str(a.get("aspect")),
-            sentiment=a.get("sentiment") if isinstance(a.get("sentiment"), str) else None,
-            evidence=_str(a.get("evidence")),
-            score=_float_or_none(a.get("score")),
-            complaint=a.get("complaint") if isinstance(a.get("complaint"), bool) else None,
-        )
-        for a in (raw if isinstance(raw, list) else [])
-        if isinstance(a, dict) and a.get("aspect")
-    )
-
-
-def score_view(score: SentimentScore) -> ScoreView:
-    """The rules' view of a stored score; malformed JSON entries are skipped rather than trusted."""
-    return ScoreView(
-        label=score.label,
-        score=score.score,
-        confidence=score.confidence,
-        urgency=score.urgency or "none",
-        urgency_reasons=_reasons(score.urgency_reasons),
-        aspects=_aspects(score.aspects),
-        lang=score.lang,
-    )
-
-
-def score_view_from_dict(data: dict[str, Any]) -> ScoreView:
-    """The rules' view of an analysis in its JSON form (``earshot model predict`` / ``Analysis.to_dict``)."""
-    raw_urgency = data.get("urgency")
-    urgency: dict[str, Any] = raw_urgency if isinstance(raw_urgency, dict) else {}
-    return ScoreView(
-        label=_str(data.get("label")) or "neutral",
-        score=float(data.get("score") or 0.0),
-        confidence=float(data.get("confidence") or 0.0),
-        urgency=_str(urgency.get("level")) or "none",
-        urgency_reasons=_reasons(urgency.get("reasons")),
-        aspects=_aspects(data.get("aspects")),
-        lang=_str(data.get("language")) or None,
-    )
 
 
 # ------------------------------------------------------------------------------------------- the pass
@@ -244,27 +149,20 @@ def _write_checkpoint(engine: Engine, value: int) -> None:
     with Session(engine) as session:
         row = session.exec(select(Checkpoint).where(Checkpoint.name == CHECKPOINT)).first()
         if row is None:
-            session.add(Checkpoint(name=CHECKPOINT, value=value))
+            # False: a concurrent pass created it first; the next pass moves it
+            insert_once(session, Checkpoint(name=CHECKPOINT, value=value), key="name")
         elif value > row.value:
             row.value, row.updated_at = value, utcnow()
             session.add(row)
-        try:
-            session.commit()
-        except IntegrityError:  # a concurrent pass created it first; the next pass moves it
-            session.rollback()
+        session.commit()
 
 
 def _insert(engine: Engine, alert: Alert) -> bool:
     """Store ``alert`` in its own transaction; ``False`` when its dedupe key exists (stored before)."""
     with Session(engine) as session:
-        session.add(alert)
-        try:
-            session.commit()
-        except IntegrityError:
-            session.rollback()
-            if not _key_exists(engine, alert.dedupe_key):
-                raise  # not the dedupe key (e.g. the mention vanished): a real error
+        if not insert_once(session, alert):
             return False
+        session.commit()
     return True
 
 
@@ -277,25 +175,13 @@ def _existing_alert(session: Session, mention_id: int) -> Alert | None:
     return session.exec(select(Alert).where(Alert.dedupe_key == dedupe_key(mention_id))).first()
 
 
-def _thread_root(session: Session, alert: Alert) -> Alert:
-    """Slack threads are one level deep: a reply to a thread reply goes under the thread's first message."""
-    if alert.parent_id is None:
-        return alert
-    parent = session.get(Alert, alert.parent_id)
-    return parent if parent is not None else alert
-
-
 def _is_backlog(mention: Mention, settings: EarshotSettings) -> bool:
     """Already older than ``max_age_hours`` when first crawled: history, not news."""
     max_age = settings.alerts.max_age_hours
     if max_age is None or mention.created_at is None:
         return False
-    created = _aware(mention.created_at)
-    return _aware(mention.first_seen_at) - created > timedelta(hours=max_age)
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+    created = as_utc(mention.created_at)
+    return as_utc(mention.first_seen_at) - created > timedelta(hours=max_age)
 
 
 def _reply_settings(settings: EarshotSettings, target: str | None) -> ReplySettings:
@@ -366,7 +252,7 @@ def _queue_edit(ctx: _Ctx, existing: Alert, view: MentionView) -> None:
     if existing.status == AlertStatus.FOLDED or _key_exists(ctx.engine, key):
         return
     with Session(ctx.engine) as session:
-        parent = _thread_root(session, existing)
+        parent = thread_root(session, existing)
         revision = session.exec(
             select(MentionRevision)
             .where(MentionRevision.mention_id == view.id, MentionRevision.version == view.version - 1)
@@ -394,84 +280,27 @@ def _queue_edit(ctx: _Ctx, existing: Alert, view: MentionView) -> None:
         ctx.counts["edited"] += 1
 
 
-def _thread_parent(session: Session, view: MentionView) -> Alert | None:
-    """The alert of the post this one replies to, or of another post in the same social thread."""
-    if not view.parent_id:
-        return None
-    m1 = aliased(Mention)
-    stmt = (
-        select(Alert)
-        .join(m1, col(m1.id) == col(Alert.mention_id))
-        .where(col(m1.source) == view.source, col(m1.id) != view.id)
-        .where(
-            or_(
-                col(m1.external_id) == view.parent_id,
-                col(m1.parent_id) == view.parent_id,
-                # Mastodon: ids are a status URI, in_reply_to_id the instance's numeric id (its last segment).
-                col(m1.external_id).endswith("/" + view.parent_id, autoescape=True),
-            )
-        )
-        .where(col(Alert.kind).not_in([AlertKind.EDITED, AlertKind.SLA_ESCALATION]))
-        .where(col(Alert.status).in_(_LIVE))
-        .order_by(col(Alert.id))
-    )
-    alert = session.exec(stmt).first()
-    return _thread_root(session, alert) if alert is not None else None
-
-
-def _repeat_parent(session: Session, view: MentionView, ctx: _Ctx) -> Alert | None:
-    """The newest top-level alert about the same author on the same source within ``repeat_days``."""
-    if not view.author:
-        return None
-    since = ctx.now - timedelta(days=ctx.settings.alerts.repeat_days)
-    stmt = (
-        select(Alert)
-        .join(Mention, col(Mention.id) == col(Alert.mention_id))
-        .where(
-            col(Mention.source) == view.source, col(Mention.author) == view.author, col(Mention.id) != view.id
-        )
-        .where(col(Alert.parent_id).is_(None), col(Alert.kind).in_(AlertKind.MENTION_KINDS))
-        .where(col(Alert.status).in_(_LIVE), col(Alert.created_at) >= since)
-        .order_by(col(Alert.created_at).desc(), col(Alert.id).desc())
-    )
-    return session.exec(stmt).first()
-
-
-def _cooldown_parent(
-    session: Session, view: MentionView, decision: AlertDecision, now: datetime
-) -> Alert | None:
-    """The rule's newest top-level alert for this target while its cooldown lasts."""
-    if decision.cooldown_minutes <= 0:
-        return None
-    since = now - timedelta(minutes=decision.cooldown_minutes)
-    target_match = col(Alert.target).is_(None) if view.target is None else col(Alert.target) == view.target
-    stmt = (
-        select(Alert)
-        .where(col(Alert.rule) == decision.rule, target_match)
-        .where(col(Alert.parent_id).is_(None), col(Alert.kind).in_(AlertKind.MENTION_KINDS))
-        .where(col(Alert.status).in_(_LIVE), col(Alert.created_at) >= since)
-        .order_by(col(Alert.created_at).desc(), col(Alert.id).desc())
-    )
-    return session.exec(stmt).first()
-
-
 def _place(
     ctx: _Ctx, view: MentionView, score: ScoreView | None, decision: AlertDecision | None
 ) -> str | None:
     """Queue the right kind of alert for a mention without one; returns the count it falls under."""
     key = dedupe_key(view.id)
     with Session(ctx.engine) as session:
-        thread = _thread_parent(session, view)
+        thread = thread_parent(session, view)
         if thread is None and decision is None:
             return None
         urgent = decision is not None and decision.severity == "urgent"
-        repeat = None if (thread or urgent) else _repeat_parent(session, view, ctx)
+        repeat = (
+            None
+            if (thread or urgent)
+            else repeat_parent(session, view, ctx.now, ctx.settings.alerts.repeat_days)
+        )
         storm_id = None
         if thread is None and repeat is None and not urgent and view.target:
             storm_id = open_storm_alert_id(session, view.target)
         cooldown = None
         if thread is None and repeat is None and storm_id is None and decision is not None and not urgent:
-            cooldown = _cooldown_parent(session, view, decision, ctx.now)
+            cooldown = cooldown_parent(session, view, decision, ctx.now)
     reason = decision.reason if decision else "a new post in the thread of an alerted item"
     channel = decision.channel if decision else ""
     if storm_id is not None and decision is not None:

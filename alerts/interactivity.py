@@ -1,16 +1,21 @@
-"""Slack interactivity: a signed HTTP endpoint, a durable inbox, and a worker that does the clicks' work.
+"""Slack interactivity: verify and store each request in a durable inbox, and a worker that does its work.
 
 Slack posts every button click and modal submission to ``POST /slack/interactivity`` and shows the user
 an error unless the app answers within 3 seconds. Posting a reply on Google can take longer than that,
-so the endpoint does only what is cheap and must happen before the answer:
+so answering does only what is cheap and must happen before the answer. The HTTP route
+(:mod:`monitor.web.routes.slack`) reads the raw body (at most :data:`MAX_BODY_BYTES`) and hands it to
+:func:`receive`, which
 
-1. reads the raw body (at most 1 MiB) and verifies Slack's signature over it (:mod:`alerts.signature`);
+1. verifies Slack's signature over it (:mod:`alerts.signature`, slack_sdk's ``SignatureVerifier``);
 2. stores the request as a :class:`~monitor.core.models.SlackRequest`. Its ``signature`` column is unique, so
    a replayed request (same body, same timestamp, same signature) fails the insert and is answered 409:
    within the 5-minute signature window the table is the replay guard; after it the timestamp check is;
 3. validates a reply modal's text (empty, too long for the source) and answers Slack's
    ``response_action: errors`` so the agent can fix it in the still-open modal;
 4. hands the request id to :class:`InteractivityWorker` and answers 200 at once.
+
+Why plain functions and no web framework here: the same inbox takes Socket Mode envelopes
+(:mod:`alerts.socket_mode`), and serving HTTP is the top floor's job, not the alert loop's.
 
 The worker claims each stored request with a compare-and-set (``pending`` → ``processing``), so two
 workers (or a restart racing a live one) never run one request twice, calls :func:`alerts.actions.handle`
@@ -27,51 +32,44 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
 from urllib.parse import parse_qs
 
-import uvicorn
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from slack_sdk.signature import SignatureVerifier
 from sqlalchemy import delete, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
-from starlette.concurrency import run_in_threadpool
 
 from alerts.action_ids import REPLY, REPLY_BLOCK, REPLY_MODAL
-from alerts.actions import (
-    ActionError,
-    ModalSender,
-    OnChanged,
-    handle,
-    modal_metadata,
-    reply_error,
-    reply_text,
-)
-from alerts.signature import SignatureError, verify_slack_signature
-from alerts.slack_sender import redact_token
+from alerts.actions import OnChanged, handle
+from alerts.alert_state import ActionError
+from alerts.reply_actions import ModalSender, modal_metadata, reply_error, reply_text
+from alerts.signature import SignatureError, verify_request
+from alerts.slack_errors import redact_token
 from monitor.core.config import EarshotSettings
 from monitor.core.db import session_scope
-from monitor.core.models import Alert, Mention, SlackRequest, utcnow
+from monitor.core.models import Alert, Mention, SlackRequest
+from monitor.core.timeutil import utcnow
 from sentiment.embeddings import Embedder
 
 __all__ = [
     "INTERACTIVITY_PATH",
     "MAX_BODY_BYTES",
+    "NO_SECRET_MESSAGE",
     "Accepted",
-    "InteractivityError",
+    "Answer",
     "InteractivityWorker",
+    "PayloadError",
     "RequestStatus",
     "accept_payload",
-    "bound_port",
-    "create_app",
     "needs_trigger",
-    "serve",
-    "shutdown",
+    "not_configured",
+    "parse_payload",
+    "receive",
+    "too_large",
 ]
 
 logger = logging.getLogger(__name__)
@@ -93,10 +91,6 @@ class RequestStatus:
     PROCESSING = "processing"
     DONE = "done"
     FAILED = "failed"
-
-
-class InteractivityError(RuntimeError):
-    """The interactivity endpoint cannot run (e.g. its port is taken); the message says what to change."""
 
 
 class PayloadError(ValueError):
@@ -191,83 +185,63 @@ def accept_payload(engine: Engine, signature: str, request_ts: int, payload: dic
     return Accepted(200, None, request_id)
 
 
-# ------------------------------------------------------------------------------------------ the endpoint
+# ------------------------------------------------------------------------------------------ receiving
 
 
-class _TooLarge(Exception):
-    """The body is over :data:`MAX_BODY_BYTES`."""
+@dataclass(frozen=True)
+class Answer:
+    """What the endpoint answers Slack: a status and a plain-text ``text`` or a JSON ``body`` (or none)."""
+
+    status: int
+    text: str | None = None
+    body: dict[str, Any] | None = None
 
 
-async def _read_capped(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise _TooLarge
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise _TooLarge
-        chunks.append(chunk)
-    return b"".join(chunks)
+def not_configured(remote: str) -> Answer:
+    """The answer to every request while no signing secret is set: 503 with the setting to add."""
+    logger.warning("Slack request from %s refused: %s", remote, NO_SECRET_MESSAGE)
+    return Answer(503, text=NO_SECRET_MESSAGE)
 
 
-def create_app(
-    settings: EarshotSettings,
+def too_large(remote: str) -> Answer:
+    """The answer to a body over :data:`MAX_BODY_BYTES` (refused before it is read to the end)."""
+    logger.warning("Slack request from %s refused: body over %d bytes", remote, MAX_BODY_BYTES)
+    return Answer(413, text="request body too large")
+
+
+def receive(
     engine: Engine,
+    verifier: SignatureVerifier,
     worker: InteractivityWorker,
-    *,
-    clock: Callable[[], float] = time.time,
-) -> FastAPI:
-    """The ASGI app: ``POST /slack/interactivity`` (signed Slack requests) and ``GET /healthz``."""
-    app = FastAPI(title="Earshot Slack interactivity", docs_url=None, redoc_url=None, openapi_url=None)
+    timestamp: str | None,
+    signature: str | None,
+    body: bytes,
+    remote: str,
+) -> Answer:
+    """Verify one HTTP request, store it in the inbox (once), queue it for the worker; say what to answer.
 
-    @app.get("/healthz")
-    def healthz() -> dict[str, Any]:
-        """Liveness for a load balancer: the endpoint answers and the worker thread runs."""
-        secret = settings.slack.signing_secret
-        return {
-            "ok": worker.alive,
-            "worker": "running" if worker.alive else "stopped",
-            "signing_secret": bool(secret and secret.get_secret_value()),
-        }
-
-    @app.post(INTERACTIVITY_PATH)
-    async def interactivity(request: Request) -> Response:
-        remote = request.client.host if request.client else "?"
-        secret = settings.slack.signing_secret
-        if secret is None or not secret.get_secret_value():
-            logger.warning("Slack request from %s refused: %s", remote, NO_SECRET_MESSAGE)
-            return PlainTextResponse(NO_SECRET_MESSAGE, status_code=503)
-        try:
-            body = await _read_capped(request, MAX_BODY_BYTES)
-        except _TooLarge:
-            logger.warning("Slack request from %s refused: body over %d bytes", remote, MAX_BODY_BYTES)
-            return PlainTextResponse("request body too large", status_code=413)
-        timestamp = request.headers.get("x-slack-request-timestamp")
-        signature = request.headers.get("x-slack-signature")
-        try:
-            verify_slack_signature(secret.get_secret_value(), timestamp, signature, body, now=clock())
-        except SignatureError as exc:
-            logger.warning("Slack request from %s refused: %s", remote, exc)
-            return PlainTextResponse("invalid Slack signature", status_code=401)
-        assert timestamp is not None and signature is not None  # verified above
-        try:
-            payload = parse_payload(body)
-        except PayloadError as exc:
-            logger.warning("signed request from %s refused: %s", remote, exc)
-            return PlainTextResponse("malformed payload", status_code=400)
-        accepted = await run_in_threadpool(accept_payload, engine, signature, int(timestamp), payload)
-        if accepted.status == 409:
-            logger.warning("Slack request from %s refused: replay of an already received request", remote)
-            return PlainTextResponse("request already received", status_code=409)
-        if accepted.request_id is not None:
-            worker.submit(accepted.request_id, urgent=needs_trigger(payload))
-        if accepted.body is not None:
-            return JSONResponse(accepted.body)
-        return Response(status_code=200)
-
-    return app
+    ``timestamp`` and ``signature`` are the X-Slack-Request-Timestamp / X-Slack-Signature headers,
+    ``remote`` the client address for the log. Blocking (it writes the inbox row): an async caller runs
+    it in a thread.
+    """
+    try:
+        verify_request(verifier, timestamp, signature, body)
+    except SignatureError as exc:
+        logger.warning("Slack request from %s refused: %s", remote, exc)
+        return Answer(401, text="invalid Slack signature")
+    assert timestamp is not None and signature is not None  # verified above
+    try:
+        payload = parse_payload(body)
+    except PayloadError as exc:
+        logger.warning("signed request from %s refused: %s", remote, exc)
+        return Answer(400, text="malformed payload")
+    accepted = accept_payload(engine, signature, int(timestamp), payload)
+    if accepted.status == 409:
+        logger.warning("Slack request from %s refused: replay of an already received request", remote)
+        return Answer(409, text="request already received")
+    if accepted.request_id is not None:
+        worker.submit(accepted.request_id, urgent=needs_trigger(payload))
+    return Answer(200, body=accepted.body)
 
 
 # ------------------------------------------------------------------------------------------ the worker
@@ -465,76 +439,3 @@ class InteractivityWorker:
         if count:
             logger.info("purged %d Slack request(s) older than %s", count, KEEP_REQUESTS)
         return count
-
-
-# ------------------------------------------------------------------------------------------ serving
-
-
-def _run_server(server: uvicorn.Server, worker: InteractivityWorker) -> None:
-    """The server thread's body; uvicorn ends a failed start with ``sys.exit``, which ends only this thread."""
-    try:
-        server.run()
-    except SystemExit as exc:
-        logger.error("the Slack interactivity endpoint stopped (uvicorn exit code %s)", exc.code)
-    finally:
-        worker.stop()
-
-
-def serve(
-    settings: EarshotSettings,
-    engine: Engine,
-    sender: ModalSender,
-    on_changed: OnChanged,
-    *,
-    embedder: Embedder | None = None,
-    worker: InteractivityWorker | None = None,
-    startup_timeout: float = 10.0,
-) -> tuple[uvicorn.Server, threading.Thread]:
-    """Start the worker and the endpoint (uvicorn) in a background thread on interactivity_host/port.
-
-    Returns once the port is open. Stop with :func:`shutdown`; the worker stops with the server. A
-    ``worker`` built by the caller (to drain it in tests) is started here; else one is made.
-    Raises :class:`InteractivityError` when the server cannot start (port taken, bad address).
-    """
-    if settings.slack.signing_secret is None or not settings.slack.signing_secret.get_secret_value():
-        logger.warning(NO_SECRET_MESSAGE)
-    if worker is None:
-        worker = InteractivityWorker(engine, settings, sender, on_changed, embedder=embedder)
-    worker.start()
-    app = create_app(settings, engine, worker)
-    host, port = settings.slack.interactivity_host, settings.slack.interactivity_port
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", access_log=False, lifespan="off")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(
-        target=_run_server, args=(server, worker), name="earshot-slack-interactivity", daemon=True
-    )
-    thread.start()
-    deadline = time.monotonic() + startup_timeout
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            server.should_exit = True
-            thread.join(timeout=5)
-            worker.stop()
-            raise InteractivityError(
-                f"the Slack interactivity endpoint could not listen on {host}:{port}; set "
-                "EARSHOT_SLACK__INTERACTIVITY_PORT to a free port (or stop what uses it)"
-            )
-        time.sleep(0.01)
-    logger.info(
-        "Slack interactivity endpoint on http://%s:%d%s", host, bound_port(server), INTERACTIVITY_PATH
-    )
-    return server, thread
-
-
-def bound_port(server: uvicorn.Server) -> int:
-    """The port the started server listens on (useful when it was configured as 0)."""
-    for srv in getattr(server, "servers", []):
-        for sock in srv.sockets:
-            return int(sock.getsockname()[1])
-    return int(server.config.port)
-
-
-def shutdown(server: uvicorn.Server, thread: threading.Thread, timeout: float = 10.0) -> None:
-    """Stop the endpoint started by :func:`serve` (and with it the worker)."""
-    server.should_exit = True
-    thread.join(timeout=timeout)

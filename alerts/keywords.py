@@ -3,8 +3,8 @@
 A rule saying ``keywords = ["zwrot", "reklamacja"]`` must fire on "czekam na zwrot**u**" and
 "moja reklamacj**ę** odrzucono", typed with or without Polish diacritics, in any case. How:
 
-1. **Folding.** Keyword and text are folded the same way: NFKD, combining marks dropped, ``ł`` → ``l``
-   (it has no decomposition), then casefolded. "Pieniędzy", "PIENIEDZY" and "pieniedzy" become one form.
+1. **Folding.** Keyword and text are folded the same way, by :func:`sentiment.textfold.fold` (case and
+   diacritics dropped). "Pieniędzy", "PIENIEDZY" and "pieniedzy" become one form.
 2. **Stemming the keyword.** Each word of a keyword loses the longest ending from :data:`ENDINGS` (a small
    list of Polish case / number / adjective endings plus English ``-e`` / ``-y``), provided at least
    :data:`MIN_STEM` letters remain: ``reklamacja`` → ``reklamacj``, ``awaria`` → ``awar``,
@@ -37,10 +37,11 @@ Known limits (deliberate, to stay small and predictable):
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
+
+from sentiment.textfold import fold
 
 __all__ = [
     "ENDINGS",
@@ -49,7 +50,6 @@ __all__ = [
     "SHORT_WORD_ENDINGS",
     "KeywordMatcher",
     "compile_keywords",
-    "fold",
     "keyword_pattern",
 ]
 
@@ -75,23 +75,7 @@ SHORT_WORD_ENDINGS: Final[tuple[str, ...]] = (
 )  # fmt: skip
 """The only endings a word shorter than :data:`MIN_STEM` letters may take (no free ``\\w{0,4}``)."""
 
-_EXTRA_FOLD: Final = str.maketrans({"ł": "l", "Ł": "l", "đ": "d", "Đ": "d", "ø": "o", "Ø": "o", "ß": "ss"})
 _SPACE: Final = re.compile(r"\s+")
-
-
-def fold(text: str) -> str:
-    """Lower-case without diacritics, so "Reklamację" and "reklamacje" compare equal.
-
-    Every character folds on its own (combining marks are dropped, not composed), so folding a text made
-    of parts separated by spaces equals joining the folded parts: a keyword is found wherever it stands.
-    """
-    # Compatibility forms first ("𝓐" → "A"), then case ("İ" → "i" + a dot), then marks once more.
-    plain = _strip_marks(text.translate(_EXTRA_FOLD))
-    return _strip_marks(plain.casefold()).translate(_EXTRA_FOLD)
-
-
-def _strip_marks(text: str) -> str:
-    return "".join(ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch))
 
 
 def _stem(word: str) -> str:

@@ -14,15 +14,16 @@ import json
 import math
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
-from alerts.enqueue import score_view_from_dict
 from alerts.render import render
 from alerts.replies import suggest_reply
 from alerts.rules import MentionView, ScoreView, evaluate
+from alerts.views import score_view_from_dict
 from monitor.core.config import EarshotSettings, ReplySettings
 from monitor.core.models import Alert, AlertKind
+from monitor.core.timeutil import as_utc
 
 __all__ = ["PreviewError", "parse_line", "preview", "slack_payload"]
 
@@ -69,7 +70,7 @@ def _created(value: Any) -> datetime | None:
         moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError as exc:
         raise PreviewError(f"created_at is not ISO 8601: {value!r}") from exc
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+    return as_utc(moment)
 
 
 def parse_line(line: str, number: int) -> _Line:

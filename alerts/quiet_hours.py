@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from monitor.core.config import QuietHours
+from monitor.core.alert_settings import QuietHours
 
 __all__ = ["quiet_period", "quiet_until"]
 

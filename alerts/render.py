@@ -11,26 +11,28 @@ from __future__ import annotations
 from typing import Any
 
 from alerts.escaping import clean_text
+from alerts.mention_message import build_message
 from alerts.rules import MentionView, ScoreView
 from alerts.slack_blocks import (
-    SlackMessage,
     actions_block,
-    as_float,
-    as_int,
-    build_message,
     context_block,
-    count,
     excerpt_mrkdwn,
-    fallback_text,
     handling_lines,
     header_block,
-    item_url,
     links_block,
+    section,
+    state_block,
+)
+from alerts.slack_format import (
+    SlackMessage,
+    as_float,
+    as_int,
+    count,
+    fallback_text,
+    item_url,
     payload_of,
     safe_url,
-    section,
     stars,
-    state_block,
     truncate,
     untrusted,
 )

@@ -16,7 +16,7 @@ from alerts.action_ids import REPLY_BLOCK, REPLY_INPUT, REPLY_MODAL
 from alerts.escaping import clean_text, plain_text
 from alerts.replies import reply_limit
 from alerts.reply_library import PastReply
-from alerts.slack_blocks import fit_escaped, truncate
+from alerts.slack_format import fit_escaped, truncate
 from alerts.source_replies import reply_supported
 from monitor.core.models import Alert
 

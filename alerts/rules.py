@@ -18,7 +18,8 @@ from functools import lru_cache
 from typing import Final, Literal
 
 from alerts.keywords import KeywordMatcher, compile_keywords
-from monitor.core.config import AlertRule, AlertSettings, EarshotSettings
+from monitor.core.alert_settings import AlertRule, AlertSettings
+from monitor.core.config import EarshotSettings
 from sentiment.apology import is_complaint
 
 __all__ = [

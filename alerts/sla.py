@@ -10,16 +10,17 @@ often (or concurrently) the pass runs, an alert is escalated once.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from alerts.idempotent import insert_once
 from monitor.core.config import EarshotSettings
-from monitor.core.models import Alert, AlertKind, AlertStatus, utcnow
+from monitor.core.models import Alert, AlertKind, AlertStatus
+from monitor.core.timeutil import as_utc, utcnow
 
 __all__ = ["SLA_COUNTS", "escalate_overdue"]
 
@@ -27,10 +28,6 @@ logger = logging.getLogger(__name__)
 
 SLA_COUNTS = ("escalated",)
 _DELIVERED = (AlertStatus.SENT, AlertStatus.PRINTED)
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
 def _overdue(session: Session, severity: str, minutes: float, now: datetime) -> list[Alert]:
@@ -49,7 +46,7 @@ def _overdue(session: Session, severity: str, minutes: float, now: datetime) -> 
 
 def _escalation_rows(alert: Alert, settings: EarshotSettings, minutes: float, now: datetime) -> list[Alert]:
     """The thread reply, and the critical-channel message when there is a separate critical channel."""
-    sent = _aware(alert.sent_at or alert.created_at)
+    sent = as_utc(alert.sent_at or alert.created_at)
     overdue = int((now - sent).total_seconds() // 60)
     payload = {
         "alert_id": alert.id,
@@ -95,13 +92,11 @@ def _escalate(engine: Engine, alert: Alert, settings: EarshotSettings, minutes: 
             session.rollback()
             return False
         for row in _escalation_rows(alert, settings, minutes, now):
-            session.add(row)
-        try:
-            session.commit()
-        except IntegrityError:
-            session.rollback()
-            logger.info("alert %s: escalated by a concurrent pass", alert.id)
-            return False
+            if not insert_once(session, row):
+                session.rollback()  # the mark goes too: the concurrent pass's escalation stands
+                logger.info("alert %s: escalated by a concurrent pass", alert.id)
+                return False
+        session.commit()
     logger.warning("alert %s: past its %g min response target; escalated", alert.id, minutes)
     return True
 

@@ -1,20 +1,13 @@
-"""Talk to Slack (or the console) with errors sorted into what the outbox must do about them.
-
-The outbox needs three answers from a failed call, not a zoo of SDK and socket exceptions:
-
-* :class:`SlackRateLimited` - Slack said "not now" (HTTP 429 / ``ratelimited``) and for how long;
-* :class:`SlackTransientError` - Slack or the network is unwell (5xx, refused, reset, timeout): retry later;
-* :class:`SlackPermanentError` - retrying cannot help (bad token, unknown channel, bot not invited): the
-  message says what a person must change.
+"""Talk to Slack (or the console): post, update and find alert messages again.
 
 slack-sdk's own retry handlers are switched off (``retry_handlers=[]``): a retried ``chat.postMessage``
 after a timeout can post twice, and a rate-limit sleep inside the SDK is invisible to the outbox. The
 outbox owns retries instead, persisting the wait in ``next_attempt_at`` and checking
-``conversations.history`` for the message before posting again.
+``conversations.history`` for the message before posting again. Every failure leaves here as one of
+the errors of :mod:`alerts.slack_errors`, which say what the caller must do about it.
 
-The bot token lives only inside the ``WebClient``. Errors raised here are built from Slack's error code
-and the HTTP status, never from ``str()`` of SDK objects, and pass through :func:`redact_token`, so the
-token cannot leak into ``alerts.last_error``, logs or tracebacks.
+The bot token lives only inside the ``WebClient``; errors never carry it (see :mod:`alerts.slack_errors`).
+Without a token, :class:`ConsoleSender` prints alerts instead, so a trial run shows something.
 """
 
 from __future__ import annotations
@@ -25,166 +18,50 @@ import math
 import re
 import sys
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import partial
 from typing import Any, Protocol, TextIO
 from urllib.error import URLError
 
-from pydantic import SecretStr
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web import SlackResponse
 
-from alerts.slack_blocks import SlackMessage
+from alerts.slack_errors import (
+    SlackError,
+    SlackPermanentError,
+    SlackTransientError,
+    classify_api_error,
+    describe_network_error,
+    permanent_hint,
+    redact_token,
+)
+from alerts.slack_format import SlackMessage
 from monitor.core.config import EarshotSettings
 from monitor.core.models import AlertStatus
+from monitor.core.timeutil import as_utc
 
 __all__ = [
+    "EVENT_TYPE",
     "AlertSender",
     "ConsoleSender",
-    "SlackError",
-    "SlackPermanentError",
-    "SlackRateLimited",
     "SlackSender",
-    "SlackTransientError",
     "is_channel_id",
     "make_sender",
-    "redact_token",
 ]
 
 logger = logging.getLogger(__name__)
 
 EVENT_TYPE = "earshot_alert"
-DEFAULT_RETRY_AFTER = 30.0  # seconds, when a 429 comes without a usable Retry-After header
 HISTORY_PAGE_SIZE = 200
 MAX_HISTORY_PAGES = 5  # 1,000 messages back from the alert's creation is plenty for a lookup
 
 _CHANNEL_ID = re.compile(r"[CGD][A-Z0-9]{2,}")
-_TOKEN_SHAPE = re.compile(r"xox[a-z]-[A-Za-z0-9-]+")
-
-# Slack's documented server-side transient errors ("It's possible some aspect of the operation
-# succeeded" - so a retry must look the message up first, which the outbox does).
-_TRANSIENT_CODES = frozenset({"internal_error", "fatal_error", "service_unavailable", "request_timeout"})
-_RATE_LIMIT_CODES = frozenset({"ratelimited", "rate_limited"})
-# Errors that no alert can get past: the pass should stop instead of failing every alert in turn.
-_GLOBAL_CODES = frozenset(
-    {
-        "invalid_auth",
-        "not_authed",
-        "token_revoked",
-        "token_expired",
-        "account_inactive",
-        "missing_scope",
-        "no_permission",
-        "org_login_required",
-        "team_access_not_granted",
-        "ekm_access_denied",
-    }
-)
-_TOKEN_HINT = (
-    "Slack rejected the bot token: set EARSHOT_SLACK__BOT_TOKEN to the app's current Bot User OAuth "
-    "Token (xoxb-...), then requeue the failed alerts."
-)
-
-
-class SlackError(Exception):
-    """A Slack call failed; the message is safe to store and log (no token)."""
-
-
-class SlackRateLimited(SlackError):
-    """Slack answered 429 / ``ratelimited``; wait ``retry_after`` seconds before the next call."""
-
-    def __init__(self, retry_after: float, method: str) -> None:
-        self.retry_after = retry_after
-        super().__init__(f"Slack rate-limited {method}; retry after {retry_after:g}s")
-
-
-class SlackTransientError(SlackError):
-    """Slack or the network failed in a way that may pass (5xx, refused, reset, timeout)."""
-
-
-class SlackPermanentError(SlackError):
-    """Slack refused for a reason a retry cannot fix; ``code`` is Slack's error, the message the fix.
-
-    ``global_failure`` is true when every other call would fail the same way (bad token, missing
-    scope), so the outbox stops the pass instead of failing all pending alerts.
-    """
-
-    def __init__(self, code: str, message: str, *, global_failure: bool = False) -> None:
-        self.code = code
-        self.global_failure = global_failure
-        super().__init__(f"{code}: {message}")
 
 
 def is_channel_id(channel: str) -> bool:
     """``C…``/``G…``/``D…`` ids, as opposed to ``#name``: conversations.history accepts only ids."""
     return _CHANNEL_ID.fullmatch(channel) is not None
-
-
-def redact_token(text: str, token: SecretStr | str | None = None) -> str:
-    """``text`` with the given token and anything shaped like a Slack token replaced by ``xox?-***``."""
-    secret = token.get_secret_value() if isinstance(token, SecretStr) else token
-    if secret:
-        text = text.replace(secret, "xox?-***")
-    return _TOKEN_SHAPE.sub("xox?-***", text)
-
-
-def _permanent_hint(code: str, channel: str | None, needed: str | None) -> str:
-    where = channel or "the channel"
-    hints = {
-        "channel_not_found": f"Slack has no channel {where} visible to the bot: create it, invite the bot to "
-        "it if it is private, or set EARSHOT_SLACK__DEFAULT_CHANNEL to an existing channel.",
-        "not_in_channel": f"the Earshot bot is not a member of {where}: invite the bot to {where} "
-        "(`/invite @<bot name>` there) and requeue the failed alerts.",
-        "is_archived": f"{where} is archived: unarchive it or set EARSHOT_SLACK__DEFAULT_CHANNEL to another "
-        "channel.",
-        "missing_scope": f"the Slack app lacks the scope {needed or '(see the app settings)'}: add it under "
-        "OAuth & Permissions (chat:write to post; channels:history, groups:history and channels:read for "
-        "duplicate checks), reinstall the app and requeue the failed alerts.",
-        "restricted_action": f"a workspace setting stops the bot from posting in {where}: ask a Slack admin "
-        "or choose another channel.",
-    }
-    if code in hints:
-        return hints[code]
-    if code in _GLOBAL_CODES:
-        return _TOKEN_HINT
-    return (
-        f"Slack rejected the request with '{code}', which retrying cannot fix; see Slack's error list for "
-        "the method. If it names the message format (blocks, metadata, text) please report an Earshot bug."
-    )
-
-
-def _retry_after(response: SlackResponse) -> float:
-    headers = {str(k).lower(): v for k, v in (response.headers or {}).items()}
-    raw = headers.get("retry-after")
-    if isinstance(raw, list):
-        raw = raw[0] if raw else None
-    try:
-        value = float(raw) if raw is not None else DEFAULT_RETRY_AFTER
-    except ValueError:
-        return DEFAULT_RETRY_AFTER
-    return value if math.isfinite(value) and value >= 0 else DEFAULT_RETRY_AFTER
-
-
-def _classify_api_error(err: SlackApiError, method: str, channel: str | None, token: SecretStr) -> SlackError:
-    """Map Slack's answer to what the outbox should do; messages come from codes, never from the response."""
-    response: SlackResponse = err.response
-    status = int(response.status_code or 0)
-    data = response.data if isinstance(response.data, dict) else {}
-    code = str(data.get("error") or f"http_{status}")
-    if status == 429 or code in _RATE_LIMIT_CODES:
-        return SlackRateLimited(_retry_after(response), method)
-    if status >= 500 or code in _TRANSIENT_CODES:
-        label = f"HTTP {status}" if status >= 500 else code
-        return SlackTransientError(f"Slack {method} failed with {label}; will retry")
-    needed = data.get("needed") if isinstance(data.get("needed"), str) else None
-    hint = redact_token(_permanent_hint(code, channel, needed), token)
-    return SlackPermanentError(redact_token(code, token), hint, global_failure=code in _GLOBAL_CODES)
-
-
-def _describe_network_error(err: BaseException) -> str:
-    reason = getattr(err, "reason", None)
-    return f"{type(err).__name__}: {reason if reason is not None else err}"
 
 
 class AlertSender(Protocol):
@@ -256,10 +133,10 @@ class SlackSender:
         try:
             return call()
         except SlackApiError as err:
-            error = _classify_api_error(err, method, channel, self._token)
+            error = classify_api_error(err, method, channel, self._token)
         except (URLError, OSError, http.client.HTTPException) as err:
             # URLError: refused/unresolvable; OSError: timeouts and resets; HTTPException: truncated replies.
-            detail = redact_token(_describe_network_error(err), self._token)
+            detail = redact_token(describe_network_error(err), self._token)
             error = SlackTransientError(f"Slack {method} unreachable ({detail}); will retry")
         except SlackClientError as err:
             error = SlackPermanentError(
@@ -425,13 +302,13 @@ class SlackSender:
             cursor = (resp.get("response_metadata") or {}).get("next_cursor") or None
             if not cursor:
                 raise SlackPermanentError(
-                    "channel_not_found", _permanent_hint("channel_not_found", channel, None)
+                    "channel_not_found", permanent_hint("channel_not_found", channel, None)
                 )
 
     def find_by_alert_id(self, channel: str, alert_id: int, oldest: datetime) -> str | None:
         """Search the channel's history since ``oldest`` for our metadata with this ``alert_id``."""
         channel_id = self.resolve_channel_id(channel)
-        moment = oldest.replace(tzinfo=UTC) if oldest.tzinfo is None else oldest
+        moment = as_utc(oldest)
         lookup = partial(
             self._client.conversations_history, channel=channel_id, oldest=f"{moment.timestamp():.6f}"
         )

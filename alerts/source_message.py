@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from alerts.escaping import clean_text, plain_text
-from alerts.slack_blocks import SlackLimits, SlackMessage, fit_escaped, truncate
+from alerts.slack_format import SlackLimits, SlackMessage, fit_escaped, truncate
 from monitor.core.models import Alert
 
 __all__ = ["KIND_FAILING", "KIND_QUIET", "KIND_RECOVERED", "SOURCE_KINDS", "build_source_message"]

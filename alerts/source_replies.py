@@ -24,13 +24,14 @@ import re
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, Final, Literal
 from urllib.parse import quote
 
 from alerts.replies import reply_length, reply_limit, reply_unit
 from alerts.rules import MentionView
-from monitor.core.config import EarshotSettings, source_env_var
+from monitor.core.config import EarshotSettings
+from monitor.core.source_settings import source_env_var
+from monitor.core.timeutil import as_utc, utcnow
 
 __all__ = ["DEFAULT_TIMEOUT", "ReplyOutcome", "post_source_reply", "reply_supported"]
 
@@ -136,9 +137,7 @@ def _retry_seconds(value: str | None) -> int | None:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0, math.ceil((when - datetime.now(UTC)).total_seconds()))
+    return max(0, math.ceil((as_utc(when) - utcnow()).total_seconds()))
 
 
 def _outcome(source: str, response: _Response, token_var: str, *secrets: str) -> ReplyOutcome:

@@ -14,24 +14,26 @@ from typing import Any
 
 from alerts.escaping import clean_text
 from alerts.slack_blocks import (
+    context_block,
+    excerpt_mrkdwn,
+    handling_lines,
+    header_block,
+    links_block,
+    section,
+    state_block,
+)
+from alerts.slack_format import (
     SlackMessage,
     as_float,
     as_int,
     as_time,
     aspect_label,
-    context_block,
     count,
     date_token,
-    excerpt_mrkdwn,
     fallback_text,
     fit_escaped,
-    handling_lines,
-    header_block,
-    links_block,
     payload_of,
-    section,
     stars,
-    state_block,
     truncate,
     untrusted,
 )

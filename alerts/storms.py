@@ -42,14 +42,16 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Select, and_, case, func, literal, or_, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
+from alerts.idempotent import insert_once
 from alerts.rules import route_channel
-from monitor.core.config import EarshotSettings, StormSettings
+from monitor.core.alert_settings import StormSettings
+from monitor.core.config import EarshotSettings
 from monitor.core.db import write_session
 from monitor.core.models import Alert, AlertKind, AlertStatus, Mention, SentimentScore, Storm, TargetRow
+from monitor.core.timeutil import as_utc
 
 __all__ = ["STORM_COUNTS", "check_storms", "open_dedupe_key", "open_storm_alert_id", "subsided_dedupe_key"]
 
@@ -70,11 +72,6 @@ def open_dedupe_key(target: str, number: int) -> str:
 def subsided_dedupe_key(storm_id: int) -> str:
     """One "storm over" message per storm."""
     return f"storm:{storm_id}:subsided"
-
-
-def _aware(moment: datetime) -> datetime:
-    """Times come back naive from SQLite (and from a PostgreSQL ``timestamp`` column): they are UTC."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 # --------------------------------------------------------------------------------------------- SQL pieces
@@ -283,61 +280,49 @@ def _open(
     """Open a storm and its alert in one transaction; False when another run holds the storm already."""
     storm_cfg = settings.alerts.storm
     window = timedelta(minutes=storm_cfg.window_minutes)
-    key = ""
-    try:
-        with write_session(engine) as session:
-            if _open_storm(session, target) is not None:
-                return False  # a concurrent run opened it after our count
-            key = open_dedupe_key(target, _storms_ever(session, target))
-            described = _describe_window(session, settings, target, now - window, now)
-            storm = Storm(
-                target=target, opened_at=now, window_count=count, baseline=baseline, peak_count=count
-            )
-            session.add(storm)
-            session.flush()
-            assert storm.id is not None
-            payload = {
-                "storm_id": storm.id,
-                "target": target,
-                "window_minutes": storm_cfg.window_minutes,
-                "count": count,
-                "baseline": round(baseline, 2),
-                "opened_at": now.isoformat(),
-                "themes": described.themes,
-                "sources": described.sources,
-                "examples": described.examples,
-            }
-            alert = Alert(
-                dedupe_key=key,
-                kind=AlertKind.STORM,
-                target=target,
-                rule="storm",
-                severity="negative",
-                reason=f"{count} negative {_plural(count)} in the last {_minutes(storm_cfg.window_minutes)} "
-                f"(usual: {baseline:.1f})",
-                channel=_channel(settings, target),
-                payload=payload,
-                status=AlertStatus.PENDING,
-                next_attempt_at=now,
-                created_at=now,
-            )
-            session.add(alert)
-            session.flush()  # the unique dedupe_key decides a race here
-            storm.alert_id = alert.id
-            storm.payload = {"alert_dedupe_key": key}
-            session.add(storm)
-    except IntegrityError:
-        if key and _alert_exists(engine, key):
+    with write_session(engine) as session:
+        if _open_storm(session, target) is not None:
+            return False  # a concurrent run opened it after our count
+        key = open_dedupe_key(target, _storms_ever(session, target))
+        described = _describe_window(session, settings, target, now - window, now)
+        storm = Storm(target=target, opened_at=now, window_count=count, baseline=baseline, peak_count=count)
+        session.add(storm)
+        session.flush()
+        assert storm.id is not None
+        payload = {
+            "storm_id": storm.id,
+            "target": target,
+            "window_minutes": storm_cfg.window_minutes,
+            "count": count,
+            "baseline": round(baseline, 2),
+            "opened_at": now.isoformat(),
+            "themes": described.themes,
+            "sources": described.sources,
+            "examples": described.examples,
+        }
+        alert = Alert(
+            dedupe_key=key,
+            kind=AlertKind.STORM,
+            target=target,
+            rule="storm",
+            severity="negative",
+            reason=f"{count} negative {_plural(count)} in the last {_minutes(storm_cfg.window_minutes)} "
+            f"(usual: {baseline:.1f})",
+            channel=_channel(settings, target),
+            payload=payload,
+            status=AlertStatus.PENDING,
+            next_attempt_at=now,
+            created_at=now,
+        )
+        if not insert_once(session, alert):  # the unique dedupe_key decides a race here
+            session.rollback()  # our storm row goes with the alert that lost
             logger.info("storm for %s was opened by a concurrent run; keeping that one", target)
             return False
-        raise
+        storm.alert_id = alert.id
+        storm.payload = {"alert_dedupe_key": key}
+        session.add(storm)
     logger.info("storm opened for %s: %d negative items (baseline %.2f)", target, count, baseline)
     return True
-
-
-def _alert_exists(engine: Engine, key: str) -> bool:
-    with Session(engine) as session:
-        return session.exec(select(Alert.id).where(Alert.dedupe_key == key)).first() is not None
 
 
 def _storms_ever(session: Session, target: str) -> int:
@@ -358,64 +343,59 @@ def _close(engine: Engine, settings: EarshotSettings, storm_id: int, now: dateti
     """Close the storm, post "storm over" in its thread, mark its alert for re-rendering; once only."""
     key = subsided_dedupe_key(storm_id)
     window = timedelta(minutes=settings.alerts.storm.window_minutes)
-    try:
-        with write_session(engine) as session:
-            closed = session.connection().execute(
-                update(Storm)
-                .where(col(Storm.id) == storm_id, col(Storm.closed_at).is_(None))
-                .values(closed_at=now)
-            )
-            if closed.rowcount != 1:
-                return False  # a concurrent run closed it
-            storm = session.get(Storm, storm_id)
-            assert storm is not None
-            opened_at = _aware(storm.opened_at)
-            start = opened_at - window  # the window that opened the storm belongs to it
-            total = _count_between(session, settings, storm.target, start, now)
-            parent = (
-                session.exec(select(Alert).where(col(Alert.id) == storm.alert_id).with_for_update()).first()
-                if storm.alert_id is not None
-                else None
-            )
-            session.add(
-                Alert(
-                    dedupe_key=key,
-                    kind=AlertKind.STORM_SUBSIDED,
-                    target=storm.target,
-                    rule="storm",
-                    severity="info",
-                    reason=f"storm over: {total} negative {_plural(total)} {_span(start, now, settings)}",
-                    channel=parent.channel if parent is not None else _channel(settings, storm.target),
-                    parent_id=storm.alert_id,
-                    broadcast=True,
-                    payload={
-                        "storm_id": storm_id,
-                        "opened_at": opened_at.isoformat(),
-                        "since": start.isoformat(),  # total counts from the window that opened it
-                        "closed_at": now.isoformat(),
-                        "total": total,
-                        "peak_count": storm.peak_count,
-                    },
-                    status=AlertStatus.PENDING,
-                    next_attempt_at=now,
-                    created_at=now,
-                )
-            )
-            if parent is not None:
-                parent.payload = {
-                    **(parent.payload or {}),
-                    "since": start.isoformat(),
-                    "closed_at": now.isoformat(),
-                    "total": total,
-                    "peak_count": storm.peak_count,
-                }
-                parent.state_version = (parent.state_version or 0) + 1
-                session.add(parent)
-            session.flush()
-    except IntegrityError:
-        if _alert_exists(engine, key):
+    with write_session(engine) as session:
+        closed = session.connection().execute(
+            update(Storm)
+            .where(col(Storm.id) == storm_id, col(Storm.closed_at).is_(None))
+            .values(closed_at=now)
+        )
+        if closed.rowcount != 1:
+            return False  # a concurrent run closed it
+        storm = session.get(Storm, storm_id)
+        assert storm is not None
+        opened_at = as_utc(storm.opened_at)
+        start = opened_at - window  # the window that opened the storm belongs to it
+        total = _count_between(session, settings, storm.target, start, now)
+        parent = (
+            session.exec(select(Alert).where(col(Alert.id) == storm.alert_id).with_for_update()).first()
+            if storm.alert_id is not None
+            else None
+        )
+        subsided = Alert(
+            dedupe_key=key,
+            kind=AlertKind.STORM_SUBSIDED,
+            target=storm.target,
+            rule="storm",
+            severity="info",
+            reason=f"storm over: {total} negative {_plural(total)} {_span(start, now, settings)}",
+            channel=parent.channel if parent is not None else _channel(settings, storm.target),
+            parent_id=storm.alert_id,
+            broadcast=True,
+            payload={
+                "storm_id": storm_id,
+                "opened_at": opened_at.isoformat(),
+                "since": start.isoformat(),  # total counts from the window that opened it
+                "closed_at": now.isoformat(),
+                "total": total,
+                "peak_count": storm.peak_count,
+            },
+            status=AlertStatus.PENDING,
+            next_attempt_at=now,
+            created_at=now,
+        )
+        if not insert_once(session, subsided):
+            session.rollback()  # announced as over by a concurrent run: undo our close too
             return False
-        raise
+        if parent is not None:
+            parent.payload = {
+                **(parent.payload or {}),
+                "since": start.isoformat(),
+                "closed_at": now.isoformat(),
+                "total": total,
+                "peak_count": storm.peak_count,
+            }
+            parent.state_version = (parent.state_version or 0) + 1
+            session.add(parent)
     logger.info("storm %s subsided", storm_id)
     return True
 
@@ -426,7 +406,7 @@ def _track(engine: Engine, settings: EarshotSettings, storm: Storm, count: int, 
     assert storm.id is not None
     calm = count <= cfg.subside_count
     # Calm since the first calm check; any busy check restarts the wait.
-    quiet_since = (_aware(storm.quiet_since) if storm.quiet_since is not None else now) if calm else None
+    quiet_since = (as_utc(storm.quiet_since) if storm.quiet_since is not None else now) if calm else None
     with write_session(engine) as session:
         session.connection().execute(
             update(Storm)
