@@ -24,20 +24,16 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from alerts import action_ids
-from alerts.interactivity import (
-    INTERACTIVITY_PATH,
-    MAX_BODY_BYTES,
-    InteractivityError,
-    InteractivityWorker,
-    bound_port,
-    serve,
-    shutdown,
-)
-from alerts.outbox import deliver_pending, sync_updates
+from alerts.interactivity import INTERACTIVITY_PATH, MAX_BODY_BYTES, InteractivityWorker
+from alerts.message_sync import sync_updates
+from alerts.outbox import deliver_pending
 from alerts.slack_sender import SlackSender
 from alerts.socket_mode import SocketModeReceiver
 from monitor.core.config import EarshotSettings
-from monitor.core.models import Alert, Mention, SlackRequest, utcnow
+from monitor.core.models import Alert, Mention, SlackRequest
+from monitor.core.timeutil import utcnow
+from monitor.slack_app import InteractivityError, serve_interactivity
+from monitor.web.app import bound_port, shutdown_web
 from sentiment.embeddings import Embedder
 from tests.alerts.fake_slack import (
     DEFAULT_USER,
@@ -170,7 +166,8 @@ def running(
     on_changed: Callable[[int], None] | None = None,
     embedder: Embedder | None = None,
 ) -> Iterator[Harness]:
-    """``serve()`` for real (uvicorn on a free loopback port); the Slack message is re-rendered on change."""
+    """``serve_interactivity()`` for real (uvicorn on a free loopback port); the Slack message is re-rendered
+    on change."""
     settings = make_interactive_settings(tmp_path, slack, replies, signing_secret)
     sender = SlackSender(settings)
     changed: list[int] = []
@@ -182,13 +179,13 @@ def running(
         sync_updates(engine, settings, sender, alert_ids=[alert_id])
 
     worker = InteractivityWorker(engine, settings, sender, resync, embedder=embedder)
-    server, thread = serve(settings, engine, sender, resync, worker=worker)
+    server, thread = serve_interactivity(settings, engine, sender, resync, worker=worker)
     url = f"http://127.0.0.1:{bound_port(server)}{INTERACTIVITY_PATH}"
     slack.connect_app(url, SECRET)
     try:
         yield Harness(engine, settings, slack, replies, sender, worker, url, changed)
     finally:
-        shutdown(server, thread)
+        shutdown_web(server, thread)
 
 
 @pytest.fixture
@@ -318,7 +315,7 @@ def test_a_taken_port_is_reported_with_the_setting_to_change(
     settings = make_interactive_settings(tmp_path, fake_slack, replies)
     settings.slack.interactivity_port = fake_slack.port  # the fake Slack already listens there
     with pytest.raises(InteractivityError, match="EARSHOT_SLACK__INTERACTIVITY_PORT"):
-        serve(settings, engine, SlackSender(settings), lambda _id: None)
+        serve_interactivity(settings, engine, SlackSender(settings), lambda _id: None)
 
 
 # ------------------------------------------------------------------------------------------ ack and inbox

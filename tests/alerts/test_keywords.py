@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from alerts.keywords import compile_keywords, fold, keyword_pattern
+from alerts.keywords import compile_keywords, keyword_pattern
 
 
 def found(keyword: str, text: str) -> bool:
@@ -131,10 +129,3 @@ def test_matching_never_raises(keywords: list[str], text: str) -> None:
     result = compile_keywords(keywords).find(text)
     assert all(k in keywords for k in result)
     assert len(result) == len(set(result))
-
-
-@given(st.text(max_size=50))
-def test_fold_is_idempotent_and_has_no_combining_marks(text: str) -> None:
-    folded = fold(text)
-    assert fold(folded) == folded
-    assert not re.search(r"[ąćęłńóśźżĄĆĘŁŃÓŚŹŻ]", folded)

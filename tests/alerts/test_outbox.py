@@ -19,9 +19,10 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
+from alerts import delivery, message_sync, outbox
 from alerts import enqueue as enqueue_module
-from alerts import outbox
-from alerts.outbox import deliver_pending, enqueue_alerts, requeue_failed, run_alerts
+from alerts.enqueue import enqueue_alerts
+from alerts.outbox import deliver_pending, requeue_failed, run_alerts
 from alerts.slack_sender import ConsoleSender, SlackSender, make_sender
 from monitor.core.config import EarshotSettings
 from monitor.core.models import Alert, AlertStatus, SentimentScore, StageRun, utcnow
@@ -218,7 +219,7 @@ def test_crash_between_post_and_record_is_recovered_without_reposting(
         raise RuntimeError("simulated crash after chat.postMessage")
 
     with monkeypatch.context() as m:
-        m.setattr(outbox, "_record_delivered", crash)
+        m.setattr(delivery, "_record_delivered", crash)
         with pytest.raises(RuntimeError, match="simulated crash"):
             deliver_pending(engine, settings, sender, clock=clock)
     [msg] = fake_slack.messages()
@@ -265,10 +266,10 @@ def test_timeout_after_slack_posted_is_recovered_not_duplicated(
     enqueue_alerts(engine, settings)
     fake_slack.delay_next("chat.postMessage", 1.6)  # Slack posts, the answer comes after our 1 s timeout
     clock, sender = Clock(), SlackSender(settings)
-    first = deliver_pending(engine, settings, sender, clock=clock)
+    first = deliver_pending(engine, settings, sender, clock=clock, backoff_jitter=0)
     assert first["retried"] == 1 and only_alert(engine).status == AlertStatus.PENDING
-    clock.advance(outbox.BACKOFF_BASE_SECONDS + 1)
-    second = deliver_pending(engine, settings, sender, clock=clock)
+    clock.advance(delivery.BACKOFF_BASE_SECONDS + 1)
+    second = deliver_pending(engine, settings, sender, clock=clock, backoff_jitter=0)
     assert second["recovered"] == 1 and second["sent"] == 0
     assert len(fake_slack.messages()) == 1 and fake_slack.calls("chat.postMessage") == 1
 
@@ -289,7 +290,7 @@ def test_outage_delays_but_does_not_lose_the_alert(
     enqueue_alerts(engine, up)
     clock = Clock()
 
-    first = deliver_pending(engine, down, SlackSender(down), clock=clock)
+    first = deliver_pending(engine, down, SlackSender(down), clock=clock, backoff_jitter=0)
     assert (first["retried"], first["sent"], first["failed"]) == (1, 0, 0)
     head, tail = alerts(engine)
     assert (
@@ -300,16 +301,35 @@ def test_outage_delays_but_does_not_lose_the_alert(
 
     fake_slack.fail_next("chat.postMessage", times=1, kind="server_error")  # Slack half back: a 500
     clock.advance(31)
-    second = deliver_pending(engine, up, SlackSender(up), clock=clock)
+    second = deliver_pending(engine, up, SlackSender(up), clock=clock, backoff_jitter=0)
     assert (second["retried"], second["sent"]) == (1, 0)
     head = alerts(engine)[0]
     assert head.attempts == 2 and head.next_attempt_at == clock.now + timedelta(seconds=60)
 
     clock.advance(61)
-    third = deliver_pending(engine, up, SlackSender(up), clock=clock)
+    third = deliver_pending(engine, up, SlackSender(up), clock=clock, backoff_jitter=0)
     assert third["sent"] == 2
     assert len(fake_slack.messages()) == 2
     assert all(a.status == AlertStatus.SENT for a in alerts(engine))
+
+
+def test_outage_backoff_adds_jitter_and_still_doubles(engine: Engine, tmp_path: Path) -> None:
+    """By default a retry waits the doubled delay plus up to 20% at random, never less."""
+    down = make_settings(tmp_path, bot_token="xoxb-jitter-TOKEN", api_url=closed_port_url())
+    add_mention(engine)
+    enqueue_alerts(engine, down)
+    clock = Clock()
+    deliver_pending(engine, down, SlackSender(down), clock=clock)
+    first = only_alert(engine).next_attempt_at
+    assert first is not None
+    wait = (first - clock.now).total_seconds()
+    assert delivery.BACKOFF_BASE_SECONDS <= wait <= delivery.BACKOFF_BASE_SECONDS * 1.2
+    clock.advance(wait + 1)
+    deliver_pending(engine, down, SlackSender(down), clock=clock)
+    second = only_alert(engine).next_attempt_at
+    assert second is not None
+    wait = (second - clock.now).total_seconds()
+    assert 2 * delivery.BACKOFF_BASE_SECONDS <= wait <= 2 * delivery.BACKOFF_BASE_SECONDS * 1.2
 
 
 def test_attempts_are_capped_by_max_attempts(engine: Engine, tmp_path: Path) -> None:
@@ -547,17 +567,17 @@ def test_crashed_thread_reply_is_found_in_the_thread_not_reposted(
     deliver_pending(engine, settings, SlackSender(settings), sleep=Sleeps())
     parent = only_alert(engine)
     child_id = _thread_reply(engine, parent, "child:2")
-    real_record = outbox._record_delivered
+    real_record = delivery._record_delivered
 
     def crash(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("simulated crash after the thread reply was posted")
 
-    outbox._record_delivered = crash
+    delivery._record_delivered = crash
     try:
         with pytest.raises(RuntimeError):
             deliver_pending(engine, settings, SlackSender(settings), sleep=Sleeps())
     finally:
-        outbox._record_delivered = real_record
+        delivery._record_delivered = real_record
     with engine.begin() as conn:
         conn.execute(text("UPDATE alerts SET next_attempt_at = created_at WHERE status = 'sending'"))
     counts = deliver_pending(engine, settings, SlackSender(settings), sleep=Sleeps())
@@ -584,9 +604,9 @@ def test_state_change_is_synced_with_chat_update_once(
             )
         )
     fake_slack.fail_next("chat.update", "ratelimited", retry_after=5)
-    assert outbox.sync_updates(engine, settings, SlackSender(settings))["updated"] == 0
-    assert outbox.sync_updates(engine, settings, SlackSender(settings))["updated"] == 1
-    assert outbox.sync_updates(engine, settings, SlackSender(settings))["updated"] == 0
+    assert message_sync.sync_updates(engine, settings, SlackSender(settings))["updated"] == 0
+    assert message_sync.sync_updates(engine, settings, SlackSender(settings))["updated"] == 1
+    assert message_sync.sync_updates(engine, settings, SlackSender(settings))["updated"] == 0
     msg = next(m for m in fake_slack.messages() if m.ts == alert.slack_ts)
     shown = json.dumps(msg.blocks)
     assert "Handled by" in shown and "<@U0AGENT01>" in shown

@@ -10,8 +10,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from alerts.message_limits import limit_violations
 from alerts.preview import preview
-from alerts.slack_blocks import SlackMessage, limit_violations
+from alerts.slack_format import SlackMessage
 from monitor.core.config import EarshotSettings
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from alerts.quiet_hours import quiet_period, quiet_until
-from monitor.core.config import QuietHours
+from monitor.core.alert_settings import QuietHours
 
 NIGHT = QuietHours(start=time(22, 0), end=time(7, 0), timezone="Europe/Warsaw")
 

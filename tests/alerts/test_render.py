@@ -12,9 +12,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from alerts import action_ids
+from alerts.message_limits import limit_violations
 from alerts.render import render
 from alerts.rules import AspectView, MentionView, ScoreView, UrgencyReasonView
-from alerts.slack_blocks import SlackMessage, is_slack_user_id, limit_violations, user_ref
+from alerts.slack_format import SlackMessage, is_slack_user_id, user_ref
 from alerts.source_message import KIND_FAILING, build_source_message
 from monitor.core.models import Alert, AlertKind
 from tests.alerts.helpers import PUBLIC_URL, make_settings

@@ -14,19 +14,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from alerts import action_ids
+from alerts.mention_message import build_message
+from alerts.message_limits import limit_violations
 from alerts.rules import AspectView, MentionView, ScoreView, UrgencyReasonView
-from alerts.slack_blocks import (
-    ASPECT_LABELS_EN,
-    URGENCY_REASON_LABELS,
-    SlackLimits,
-    SlackMessage,
-    build_message,
-    limit_violations,
-    stars,
-    truncate,
-)
+from alerts.slack_format import URGENCY_REASON_LABELS, SlackLimits, SlackMessage, stars, truncate
 from monitor.core.config import EarshotSettings, ReplySettings, Target
 from monitor.core.models import Alert
+from sentiment.vocabulary import ASPECT_KEYS, aspect_label
 from tests.alerts.helpers import PUBLIC_URL, make_settings, review
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -499,11 +493,19 @@ def test_limit_violations_catches_what_slack_would_reject(tmp_path: Path) -> Non
         assert limit_violations(b) != [], b.blocks
 
 
+def test_every_aspect_is_shown_by_its_vocabulary_name(tmp_path: Path) -> None:
+    aspects = tuple(AspectView(aspect=code, sentiment="negative") for code in ASPECT_KEYS)
+    score = ScoreView(label="negative", score=-0.91, confidence=0.95, aspects=aspects)
+    msg = build_message(alert(), view(), score, the_settings(tmp_path))
+    [line] = [t for t in mrkdwn_texts(msg) if t.startswith("*Aspects:*")]
+    for code in ASPECT_KEYS:
+        assert f"{aspect_label(code, 'en')} 🔴" in line
+        assert f"{aspect_label(code, 'en')} (negative)" in msg.plain
+
+
 def test_label_copies_match_the_sentiment_package() -> None:
-    from sentiment.aspects import ASPECT_LABELS
     from sentiment.urgency import REASONS
 
-    assert {code: labels["en"] for code, labels in ASPECT_LABELS.items()} == ASPECT_LABELS_EN
     assert set(REASONS) == set(URGENCY_REASON_LABELS)
 
 

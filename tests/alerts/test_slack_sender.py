@@ -9,15 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from alerts.slack_blocks import SlackMessage
-from alerts.slack_sender import (
-    ConsoleSender,
-    SlackPermanentError,
-    SlackRateLimited,
-    SlackSender,
-    SlackTransientError,
-    make_sender,
-)
+from alerts.slack_errors import SlackPermanentError, SlackRateLimited, SlackTransientError
+from alerts.slack_format import SlackMessage
+from alerts.slack_sender import ConsoleSender, SlackSender, make_sender
 from monitor.core.config import EarshotSettings
 from monitor.core.models import utcnow
 from tests.alerts.fake_slack import FakeSlack

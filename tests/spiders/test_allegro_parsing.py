@@ -10,11 +10,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from spiders.errors import MalformedResponse
 from spiders.items import InvalidItem, parse_timestamp, rfc3339_millis, to_mention_in
 from spiders.spiders.allegro import (
     RATES,
     AllegroError,
-    MalformedResponse,
     changed_at,
     parse_allegro_error,
     parse_ratings_page,

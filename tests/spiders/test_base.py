@@ -12,7 +12,8 @@ from pydantic import ValidationError
 from scrapy.settings import Settings
 from scrapy.spiderloader import get_spider_loader
 
-from monitor.core.config import EarshotSettings, GooglePlacesSettings, RssSettings, Target, source_env_var
+from monitor.core.config import EarshotSettings, Target
+from monitor.core.source_settings import GooglePlacesSettings, RssSettings, source_env_var
 from spiders.base import ScopeState, SourceError, SourceSpider
 from spiders.runner import available_spiders
 from spiders.spiders.google_business import GoogleBusinessReviewsSpider

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 
+from spiders.errors import MalformedResponse
 from spiders.items import InvalidItem, rfc3339_millis, to_mention_in
 from spiders.spiders.bluesky import (
-    MalformedResponse,
     parse_search_page,
     parse_session,
     parse_xrpc_error,

@@ -10,11 +10,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from parsel import Selector
 
+from spiders.errors import MalformedResponse
 from spiders.items import InvalidItem, to_mention_in
 from spiders.spiders.ceneo import (
     CeneoOpinion,
     CeneoOpinionsSpider,
-    MalformedPage,
     error_page_summary,
     opinion_to_item,
     parse_count,
@@ -96,7 +96,7 @@ def test_a_product_nobody_reviewed_is_an_empty_page_not_a_malformed_one() -> Non
     ],
 )
 def test_pages_that_are_not_opinion_pages_are_malformed(body: str, first_page: bool, message: str) -> None:
-    with pytest.raises(MalformedPage, match=message):
+    with pytest.raises(MalformedResponse, match=message):
         parse_opinions_page(body, PAGE_URL, first_page=first_page)
 
 

@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 
 from monitor.core.config import EarshotSettings
 from monitor.demo_source import DEFAULT_ACCESS_TOKEN, DemoSource
+from spiders.google_business_reviews import parse_reviews_page, review_to_item
 from spiders.items import to_mention_in
-from spiders.spiders.google_business import parse_reviews_page, review_to_item
 
 
 @pytest.fixture(scope="module")
@@ -143,7 +143,7 @@ def _fetch(demo: DemoSource, path: str, headers: dict[str, str] | None = None) -
 
 
 def test_google_alerts_feeds_read_like_real_ones(demo: DemoSource) -> None:
-    from spiders.spiders.rss import parse_feed
+    from spiders.feeds import parse_feed
 
     entries = []
     for url in demo.target().feeds:
@@ -193,7 +193,7 @@ def test_ceneo_pages_parse_and_page_through_the_next_link(demo: DemoSource) -> N
 
 
 def _search(site: Any, **params: Any) -> dict[str, Any]:
-    from monitor.demo_source import DemoRequest
+    from monitor.demo_data.site import DemoRequest
 
     return site.search(DemoRequest("/api/v1/search_by_date", {k: [str(v)] for k, v in params.items()}, {}))
 

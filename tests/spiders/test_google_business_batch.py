@@ -19,12 +19,9 @@ from hypothesis import strategies as st
 from monitor.core.config import EarshotSettings, Target
 from monitor.core.db import make_engine, session_scope
 from monitor.core.store import set_watermark
-from spiders.spiders.google_business import (
-    LocationScope,
-    MalformedResponse,
-    parse_batch_page,
-    plan_batches,
-)
+from spiders.errors import MalformedResponse
+from spiders.google_business_reviews import parse_batch_page
+from spiders.spiders.google_business import LocationScope, plan_batches
 from tests.spiders.conftest import (
     ACCOUNT,
     LOC1,

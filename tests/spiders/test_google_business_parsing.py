@@ -10,10 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from spiders.errors import MalformedResponse
 from spiders.google import GoogleApiError, parse_google_error
-from spiders.items import InvalidItem, to_mention_in
-from spiders.spiders.google_business import (
-    MalformedResponse,
+from spiders.google_business_reviews import (
     original_comment,
     parse_reviews_page,
     review_to_item,
@@ -21,6 +20,7 @@ from spiders.spiders.google_business import (
     review_url,
     star_rating,
 )
+from spiders.items import InvalidItem, to_mention_in
 from tests.spiders.replay_server import FIXTURES
 
 SCOPE = "accounts/111222333/locations/9001"

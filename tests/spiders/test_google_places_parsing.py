@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 
+from spiders.errors import MalformedResponse
 from spiders.google import parse_google_error
 from spiders.items import InvalidItem, to_mention_in
 from spiders.spiders.google_places import (
-    MalformedPlace,
     parse_place,
     place_scope,
     review_publish_time,
@@ -54,7 +54,7 @@ def test_a_place_without_reviews_is_empty_not_malformed() -> None:
     ],
 )
 def test_malformed_place_bodies(body: bytes, message: str) -> None:
-    with pytest.raises(MalformedPlace, match=message):
+    with pytest.raises(MalformedResponse, match=message):
         parse_place(body)
 
 
@@ -153,7 +153,7 @@ _json = json_values(
 def test_place_parser_and_mapping_never_crash(body: bytes) -> None:
     try:
         place = parse_place(body)
-    except MalformedPlace:
+    except MalformedResponse:
         return
     for review in place.reviews:
         try:

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from spiders.errors import MalformedResponse
 from spiders.items import InvalidItem, clean_str, to_mention_in
 from spiders.spiders.hackernews import (
-    MalformedSearch,
     NextRequest,
     PagingStuck,
     SearchPage,
@@ -56,7 +56,7 @@ def test_a_result_page_is_read_with_its_paging() -> None:
     ],
 )
 def test_malformed_result_pages(body: bytes, message: str) -> None:
-    with pytest.raises(MalformedSearch, match=message):
+    with pytest.raises(MalformedResponse, match=message):
         parse_search_page(body)
 
 

@@ -15,6 +15,7 @@ from sqlmodel import Session, select
 from monitor.core.db import session_scope
 from monitor.core.models import Mention
 from monitor.core.store import MentionIn, upsert_mention
+from spiders.google_business_reviews import review_to_item
 from spiders.items import (
     TEXT_MAX_CHARS,
     InvalidItem,
@@ -24,7 +25,6 @@ from spiders.items import (
     parse_timestamp,
     to_mention_in,
 )
-from spiders.spiders.google_business import review_to_item
 
 
 def _item(**overrides: Any) -> MentionItem:

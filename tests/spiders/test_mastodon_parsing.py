@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from spiders.errors import MalformedResponse
 from spiders.items import InvalidItem, to_mention_in
 from spiders.spiders.mastodon import (
-    MalformedResponse,
     hashtag_name,
     parse_link_header,
     parse_mastodon_error,

@@ -43,6 +43,7 @@ NOW = datetime(2026, 11, 24, 12, 0, 0, tzinfo=UTC)
         ("Tue, 24 Nov 2026 12:00:30 GMT", 30.0),
         ("Tue, 24 Nov 2026 11:00:00 GMT", 0.0),  # in the past: go now
         ("Tue, 24 Nov 2026 12:01:00 -0000", 60.0),
+        ("Fri, 31 Dec 9999 23:30:00 -0100", math.inf),  # past what a datetime holds in UTC: too long
         ("soon", None),
         ("-5", None),
         ("", None),
@@ -92,13 +93,37 @@ def test_429_is_retried_after_the_servers_delay(waits: list[float]) -> None:
 
 
 def test_429_without_retry_after_backs_off_exponentially(waits: list[float]) -> None:
-    mw = _middleware(EARSHOT_RATELIMIT_DEFAULT_DELAY=2.0, EARSHOT_RATELIMIT_RETRY_TIMES=5)
+    mw = _middleware(
+        EARSHOT_RATELIMIT_DEFAULT_DELAY=2.0, EARSHOT_RATELIMIT_RETRY_TIMES=5, EARSHOT_BACKOFF_JITTER=0
+    )
     request = Request("https://gbp.test/r")
     for _ in range(3):
         result = asyncio.run(mw.process_response(request, _response(request, retry_after=None)))
         assert isinstance(result, Request)
         request = result
     assert waits == [2.0, 4.0, 8.0]
+
+
+def test_429_without_retry_after_waits_with_jitter_that_only_adds(waits: list[float]) -> None:
+    mw = _middleware(
+        EARSHOT_RATELIMIT_DEFAULT_DELAY=2.0, EARSHOT_RATELIMIT_MAX_DELAY=5.0, EARSHOT_RATELIMIT_RETRY_TIMES=5
+    )
+    request = Request("https://gbp.test/r")
+    for _ in range(4):
+        result = asyncio.run(mw.process_response(request, _response(request, retry_after=None)))
+        assert isinstance(result, Request)
+        request = result
+    plain = [2.0, 4.0, 5.0, 5.0]  # capped at EARSHOT_RATELIMIT_MAX_DELAY, then up to 20% more at random
+    assert all(p <= w <= p * 1.2 for p, w in zip(plain, waits, strict=True))
+    assert mw.crawler.stats is not None
+    assert mw.crawler.stats.get_value("earshot/ratelimit/retry_after_too_long") is None
+
+
+def test_retry_after_is_waited_exactly_with_jitter_on(waits: list[float]) -> None:
+    mw = _middleware(EARSHOT_BACKOFF_JITTER=0.5)
+    request = Request("https://gbp.test/r")
+    asyncio.run(mw.process_response(request, _response(request, retry_after="3")))
+    assert waits == [3.0]
 
 
 def test_429_gives_up_after_the_retry_budget(waits: list[float]) -> None:
@@ -137,9 +162,21 @@ def test_dont_retry_is_respected(waits: list[float]) -> None:
 
 def test_backoff_doubles_and_is_capped() -> None:
     mw = BackoffRetryMiddleware(
-        Settings({"EARSHOT_RETRY_BACKOFF_BASE": 1.5, "EARSHOT_RETRY_BACKOFF_MAX": 5.0})
+        Settings(
+            {"EARSHOT_RETRY_BACKOFF_BASE": 1.5, "EARSHOT_RETRY_BACKOFF_MAX": 5.0, "EARSHOT_BACKOFF_JITTER": 0}
+        )
     )
     assert [mw.backoff_delay(n) for n in (1, 2, 3, 4)] == [1.5, 3.0, 5.0, 5.0]
+
+
+def test_backoff_jitter_is_on_by_default_and_only_adds() -> None:
+    mw = BackoffRetryMiddleware(
+        Settings({"EARSHOT_RETRY_BACKOFF_BASE": 1.5, "EARSHOT_RETRY_BACKOFF_MAX": 5.0})
+    )
+    for n, plain in zip((1, 2, 3, 4), (1.5, 3.0, 5.0, 5.0), strict=True):
+        delays = {mw.backoff_delay(n) for _ in range(50)}
+        assert all(plain <= d <= plain * 1.2 for d in delays)
+        assert len(delays) > 1  # spread at random, so retries that failed together do not retry together
 
 
 # -- rate-limit headers ---------------------------------------------------------------------------------

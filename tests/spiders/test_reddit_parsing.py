@@ -10,10 +10,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from spiders.errors import MalformedResponse
 from spiders.items import InvalidItem, epoch_time, to_mention_in
 from spiders.social import is_changed, is_past_lookback
 from spiders.spiders.reddit import (
-    MalformedResponse,
     TokenRefused,
     parse_access_token,
     parse_listing,

@@ -12,16 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from spiders.feeds import FeedEntry, FeedError, parse_feed, unwrap_link
 from spiders.items import to_mention_in
-from spiders.spiders.rss import (
-    FeedEntry,
-    FeedError,
-    entry_to_item,
-    feed_scope,
-    parse_feed,
-    select_new,
-    unwrap_link,
-)
+from spiders.spiders.rss import entry_to_item, feed_scope, select_new
 from spiders.text import normalise_space, strip_html
 from tests.spiders.replay_server import SPIDER_FIXTURES
 

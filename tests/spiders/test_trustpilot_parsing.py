@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from spiders.errors import MalformedResponse
 from spiders.items import InvalidItem, to_mention_in
 from spiders.spiders.trustpilot import (
-    MalformedResponse,
     TrustpilotError,
     parse_reviews_page,
     parse_trustpilot_error,

@@ -12,9 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scrapy.http import TextResponse
 
+from spiders.errors import MalformedResponse
 from spiders.items import InvalidItem, clean_str, to_mention_in
 from spiders.spiders.youtube import (
-    MalformedThreads,
     YouTubeCommentsSpider,
     channel_scope,
     comment_changed_at,
@@ -59,7 +59,7 @@ def test_a_channel_without_comments_is_an_empty_page() -> None:
     ],
 )
 def test_malformed_list_pages(body: bytes, message: str) -> None:
-    with pytest.raises(MalformedThreads, match=message):
+    with pytest.raises(MalformedResponse, match=message):
         parse_threads_page(body)
 
 
