@@ -41,7 +41,10 @@ from sqlmodel import Session  # noqa: E402
 from monitor.core.config import EarshotSettings  # noqa: E402
 from monitor.core.db import make_engine  # noqa: E402
 from monitor.core.models import Storm, TargetRow  # noqa: E402
-from monitor.digest import build_digest, parse_week, render_charts, render_html  # noqa: E402
+from monitor.digest.charts import render_charts  # noqa: E402
+from monitor.digest.queries import build_digest  # noqa: E402
+from monitor.digest.render import render_html  # noqa: E402
+from monitor.digest.weeks import parse_week  # noqa: E402
 
 DEFAULT_PG_URL = os.environ.get(
     "EARSHOT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

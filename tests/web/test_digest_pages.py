@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from monitor.digest import parse_week, report_path, run_digest
+from monitor.digest.files import report_path
+from monitor.digest.run import run_digest
+from monitor.digest.weeks import parse_week
 from tests.web.conftest import Site
 
 

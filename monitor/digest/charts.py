@@ -2,22 +2,21 @@
 
 Figures are made with ``matplotlib.figure.Figure`` directly, never ``pyplot``: no global state, no GUI
 backend, safe in the scheduler's worker threads. Every chart renders something even for an empty week
-(a "no data" note), so the report and the Slack post always have the same set of images.
+(a "no data" note), so the report and the Slack post always have the same set of images. The web app,
+which only reads saved reports, never imports this module, so it never loads matplotlib.
 """
 
 from __future__ import annotations
 
 import io
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from monitor.digest_i18n import Language, aspect_label, day_label, fmt_number, t
-
-if TYPE_CHECKING:
-    from monitor.digest import Digest
+from monitor.digest.i18n import Language, as_language, aspect_label, day_label, fmt_number, t
+from monitor.digest.report import Digest
 
 __all__ = ["CHART_NAMES", "render_charts"]
 
@@ -30,13 +29,17 @@ _SOURCE_COLOURS: Final = (
 _DPI: Final = 100
 
 
-def render_charts(digest: Digest, language: Language) -> dict[str, bytes]:
-    """Chart name (``CHART_NAMES``) -> PNG bytes."""
+def render_charts(digest: Digest, language: str) -> dict[str, bytes]:
+    """Chart name (``CHART_NAMES``) -> PNG bytes: volume by day and source, sentiment, rating, aspects.
+
+    ``language`` must be ``pl`` or ``en`` (DigestError otherwise).
+    """
+    lang = as_language(language)
     return {
-        "volume": _png(_volume(digest, language)),
-        "sentiment": _png(_sentiment(digest, language)),
-        "rating": _png(_rating(digest, language)),
-        "aspects": _png(_aspects(digest, language)),
+        "volume": _png(_volume(digest, lang)),
+        "sentiment": _png(_sentiment(digest, lang)),
+        "rating": _png(_rating(digest, lang)),
+        "aspects": _png(_aspects(digest, lang)),
     }
 
 

@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 
 from monitor.core.db import make_engine
-from tests.monitor.test_digest import TARGET, seed
+from tests.monitor.digest.seed import TARGET, seed
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def _earshot(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:

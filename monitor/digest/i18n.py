@@ -1,7 +1,8 @@
 """Polish and English words of the weekly digest: labels, chart titles, the Slack summary, number formats.
 
-Kept apart from the numbers (``monitor/digest.py``) so a reader can check both languages side by side, and
-so charts, the HTML report and the Slack summary all say the same thing the same way.
+Kept apart from the numbers (:mod:`monitor.digest.queries`) so a reader can check both languages side by
+side, and so charts, the HTML report and the Slack summary all say the same thing the same way. Aspect
+names come from :mod:`sentiment.vocabulary` (standard library only), the one copy every package prints.
 """
 
 from __future__ import annotations
@@ -9,9 +10,12 @@ from __future__ import annotations
 from datetime import date
 from typing import Final, Literal
 
+from monitor.digest.errors import DigestError
+from sentiment.vocabulary import ASPECT_LABELS
+
 __all__ = [
-    "ASPECT_LABELS",
     "Language",
+    "as_language",
     "aspect_label",
     "day_label",
     "fmt_minutes",
@@ -24,18 +28,6 @@ __all__ = [
 ]
 
 Language = Literal["pl", "en"]
-
-# The same names as sentiment.aspects.ASPECT_LABELS (a test keeps them equal); copied so the digest never
-# imports the sentiment package (numpy, the encoder) just to print a label.
-ASPECT_LABELS: Final[dict[str, dict[str, str]]] = {
-    "delivery": {"en": "Delivery", "pl": "Dostawa"},
-    "returns": {"en": "Returns and complaints", "pl": "Zwroty i reklamacje"},
-    "customer_service": {"en": "Customer service", "pl": "Obsługa klienta"},
-    "product_quality": {"en": "Product quality", "pl": "Jakość produktu"},
-    "price": {"en": "Price", "pl": "Cena"},
-    "payment": {"en": "Payment", "pl": "Płatność"},
-    "website": {"en": "Website / app", "pl": "Strona / aplikacja"},
-}
 
 _STRINGS: Final[dict[str, dict[Language, str]]] = {
     "title": {"pl": "Raport tygodniowy", "en": "Weekly digest"},
@@ -126,6 +118,15 @@ _MONTHS_EN: Final = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Se
 def t(key: str, lang: Language) -> str:
     """The text for ``key`` in ``lang``; a missing key is a programming error (KeyError), never shown raw."""
     return _STRINGS[key][lang]
+
+
+def as_language(language: str) -> Language:
+    """``language`` checked to be one the digest speaks; DigestError names the two it knows."""
+    if language == "pl":
+        return "pl"
+    if language == "en":
+        return "en"
+    raise DigestError(f"digest language must be 'pl' or 'en', not {language!r}")
 
 
 def aspect_label(code: str, lang: Language) -> str:
