@@ -31,19 +31,22 @@ from urllib.parse import urlencode
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from slack_sdk.signature import SignatureVerifier  # noqa: E402
 from sqlalchemy import text  # noqa: E402
 from sqlalchemy.engine import Engine  # noqa: E402
 from sqlmodel import Session, select  # noqa: E402
 
-from alerts.enqueue import enqueue_alerts, mention_view, score_view  # noqa: E402
-from alerts.interactivity import InteractivityWorker, bound_port, serve, shutdown  # noqa: E402
+from alerts.enqueue import enqueue_alerts  # noqa: E402
+from alerts.interactivity import InteractivityWorker  # noqa: E402
 from alerts.rules import evaluate  # noqa: E402
-from alerts.signature import sign  # noqa: E402
 from alerts.slack_sender import ConsoleSender  # noqa: E402
 from alerts.storms import check_storms  # noqa: E402
+from alerts.views import mention_view, score_view  # noqa: E402
 from monitor.core.config import EarshotSettings  # noqa: E402
 from monitor.core.db import make_engine  # noqa: E402
 from monitor.core.models import Alert, Mention, SentimentScore, TargetRow  # noqa: E402
+from monitor.slack_app import serve_interactivity  # noqa: E402
+from monitor.web.app import bound_port, shutdown_web  # noqa: E402
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 TEXTS = [
@@ -205,7 +208,9 @@ def bench_ack(clicks: int) -> None:
             session.add(Alert(id=999999, dedupe_key="bench", kind="negative", channel="#bench"))
             session.commit()
         worker = InteractivityWorker(engine, settings, ConsoleSender(), lambda _id: None)
-        server, thread = serve(settings, engine, ConsoleSender(), lambda _id: None, worker=worker)
+        server, thread = serve_interactivity(
+            settings, engine, ConsoleSender(), lambda _id: None, worker=worker
+        )
         base = f"http://127.0.0.1:{bound_port(server)}"
         health, acks = [], []
         try:
@@ -217,7 +222,9 @@ def bench_ack(clicks: int) -> None:
                 ts = str(int(time.time()))
                 headers: dict[str, Any] = {
                     "X-Slack-Request-Timestamp": ts,
-                    "X-Slack-Signature": sign("bench-secret", ts, body),
+                    "X-Slack-Signature": SignatureVerifier("bench-secret").generate_signature(
+                        timestamp=ts, body=body
+                    ),
                     "Content-Type": "application/x-www-form-urlencoded",
                 }
                 started = time.perf_counter()
@@ -227,7 +234,7 @@ def bench_ack(clicks: int) -> None:
                 ).read()
                 acks.append(time.perf_counter() - started)
         finally:
-            shutdown(server, thread)
+            shutdown_web(server, thread)
             engine.dispose()
 
     def p(values: list[float], q: float) -> float:

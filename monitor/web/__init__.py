@@ -1,7 +1,8 @@
 """Earshot's web pages (FastAPI + Jinja2): sign-in, inbox, item page with actions, exports, digests.
 
 Start with :func:`monitor.web.app.serve_web` (``earshot web`` / ``earshot run``) or build the ASGI app with
-:func:`monitor.web.app.create_app`. Routes and element ids (a contract the browser tests rely on):
+:func:`monitor.web.app.create_app`; the routes are in :mod:`monitor.web.routes` (one router per resource),
+their dependencies in :mod:`monitor.web.deps`. Routes and element ids (a contract the browser tests rely on):
 
 * ``GET /login``: ``form#login-form`` (``username``, ``password``; ``token`` when web.shared_token is set;
   hidden ``csrf_token`` and ``next``), ``button#login-submit``; ``POST /login`` -> 303 to ``next`` or
@@ -20,4 +21,6 @@ Start with :func:`monitor.web.app.serve_web` (``earshot web`` / ``earshot run``)
   saved report (404 when missing).
 * ``GET /export.csv`` / ``GET /export.json``: the inbox's filters, every page, streamed.
 * ``GET /healthz``: no sign-in needed.
+* ``POST /slack/interactivity`` (when the app is given a Slack worker, as ``earshot web`` does): Slack's
+  signed clicks and modal submissions, no sign-in (:mod:`monitor.web.routes.slack`).
 """

@@ -1,6 +1,6 @@
 """The digest pages: the saved weekly reports (monitor.digest writes them) listed and served.
 
-Why a wrapper over :mod:`monitor.digest`: the web app serves files named by a URL, so besides the
+Why a wrapper over :mod:`monitor.digest.files`: the web app serves files named by a URL, so besides the
 digest module's own slug/week check every path is resolved and must lie inside ``data_dir/reports``
 (a symlink planted there cannot lead out either).
 """
@@ -12,7 +12,7 @@ from datetime import datetime
 from pathlib import Path
 
 from monitor.core.config import EarshotSettings
-from monitor.digest import find_report, list_reports
+from monitor.digest.files import find_report, list_reports
 
 __all__ = ["DigestLink", "digest_file", "digest_links"]
 

@@ -15,10 +15,10 @@ from urllib.parse import urlsplit
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, or_, select
 
-from alerts.enqueue import mention_view, score_view
 from alerts.replies import reply_limit, reply_unit, suggest_reply
 from alerts.reply_modal import source_label
 from alerts.source_replies import reply_supported
+from alerts.views import mention_view, score_view
 from monitor.core.config import EarshotSettings, ReplySettings
 from monitor.core.models import (
     Alert,

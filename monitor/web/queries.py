@@ -213,8 +213,12 @@ def _like_pattern(text: str) -> str:
     return f"%{escaped}%"
 
 
-def _fold(value: str | None) -> str | None:
-    """Unicode lower case for SQLite, whose own lower() only knows ASCII (Ł, Ż, Ś stay upper)."""
+def _unicode_lower(value: str | None) -> str | None:
+    """Unicode lower case for SQLite, whose own lower() only knows ASCII (Ł, Ż, Ś stay upper).
+
+    Deliberately not :func:`sentiment.textfold.fold`: search is case-insensitive but keeps diacritics as
+    typed ("zolc" does not find "żółć"), as PostgreSQL's lower() does.
+    """
     return value.lower() if isinstance(value, str) else None
 
 
@@ -223,7 +227,7 @@ def _lower(session: Session, expr: Any) -> ColumnElement[Any]:
     if session.get_bind().dialect.name == "sqlite":
         raw = session.connection().connection.driver_connection
         if isinstance(raw, sqlite3.Connection):
-            raw.create_function("earshot_lower", 1, _fold, deterministic=True)
+            raw.create_function("earshot_lower", 1, _unicode_lower, deterministic=True)
             return func.earshot_lower(expr)
     return func.lower(expr)
 

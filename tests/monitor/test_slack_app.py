@@ -9,7 +9,8 @@ from pathlib import Path
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from alerts.outbox import deliver_pending, enqueue_alerts
+from alerts.enqueue import enqueue_alerts
+from alerts.outbox import deliver_pending
 from alerts.slack_sender import SlackSender
 from monitor.core.config import EarshotSettings
 from monitor.core.models import Alert

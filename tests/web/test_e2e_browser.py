@@ -315,7 +315,8 @@ def test_item_page_hostile_text_reply_handle_correct(
 def test_digest_page(tab: Tab, web: WebUnderTest, screenshots: ScreenshotSummary) -> None:
     from playwright.sync_api import expect
 
-    from monitor.digest import parse_week, run_digest
+    from monitor.digest.run import run_digest
+    from monitor.digest.weeks import parse_week
 
     week = parse_week(SEED_WEEK, web.settings.digest.timezone)
     run_digest(web.engine, web.settings, week=week, targets=[TARGETS[1]], sender=None)

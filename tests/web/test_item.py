@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from alerts.slack_sender import SlackTransientError
+from alerts.slack_errors import SlackTransientError
 from monitor.core.config import EarshotSettings
 from monitor.core.models import Alert, AlertKind, ReplyRecord, SentimentCorrection
 from tests.alerts.fake_sources import FakeReplyApi

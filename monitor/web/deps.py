@@ -1,0 +1,83 @@
+"""The routes' dependencies, as typed ``Annotated[..., Depends(...)]`` aliases (FastAPI's own style).
+
+A route asks for what it uses by type: ``settings: SettingsDep``, ``engine: EngineDep``, ``user:
+CurrentUser``; ``_: CsrfChecked`` makes a POST refuse a forged form before the handler runs. Everything
+comes from the app's :class:`~monitor.web.context.WebContext` / :class:`~monitor.web.context.SlackContext`
+on ``app.state``, and the sign-in session from the guard (:mod:`monitor.web.guard`), which has already
+turned away anyone not signed in from every page but the public ones.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, cast
+
+from fastapi import Depends, Form, HTTPException, Request
+from sqlalchemy.engine import Engine
+
+from monitor.core.config import EarshotSettings
+from monitor.web.auth import Session
+from monitor.web.context import SlackContext, WebContext
+from monitor.web.csrf import check_csrf
+
+__all__ = [
+    "CsrfChecked",
+    "CurrentUser",
+    "EngineDep",
+    "SessionDep",
+    "SettingsDep",
+    "SlackDep",
+    "WebDep",
+    "request_session",
+]
+
+
+def get_web(request: Request) -> WebContext:
+    return cast(WebContext, request.app.state.web)
+
+
+def get_slack(request: Request) -> SlackContext:
+    return cast(SlackContext, request.app.state.slack)
+
+
+WebDep = Annotated[WebContext, Depends(get_web)]
+SlackDep = Annotated[SlackContext, Depends(get_slack)]
+
+
+def get_settings(web: WebDep) -> EarshotSettings:
+    return web.settings
+
+
+def get_engine(web: WebDep) -> Engine:
+    return web.engine
+
+
+SettingsDep = Annotated[EarshotSettings, Depends(get_settings)]
+EngineDep = Annotated[Engine, Depends(get_engine)]
+
+
+def request_session(request: Request) -> Session | None:
+    """The session the guard read from this request's cookie (None: no valid cookie)."""
+    return cast("Session | None", getattr(request.state, "session", None))
+
+
+SessionDep = Annotated[Session | None, Depends(request_session)]
+
+
+def get_current_user(session: SessionDep) -> str:
+    """The signed-in user's name (the guard lets no one else reach a page that asks for it)."""
+    if session is None or session.user is None:
+        raise HTTPException(status_code=401, detail="sign in first")
+    return session.user
+
+
+CurrentUser = Annotated[str, Depends(get_current_user)]
+
+
+def check_form_csrf(
+    request: Request, web: WebDep, session: SessionDep, csrf_token: Annotated[str, Form()] = ""
+) -> None:
+    """Refuse a POST whose form token is not this session's or that came from another site."""
+    check_csrf(session, web.key, csrf_token, request.headers, web.public_host)
+
+
+CsrfChecked = Annotated[None, Depends(check_form_csrf)]

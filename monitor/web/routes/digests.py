@@ -1,0 +1,36 @@
+"""The digest pages: ``GET /digests`` lists the saved weekly reports, ``GET /digests/{slug}/{week}`` serves one.
+
+A report is served with its own Content-Security-Policy (inline styles and ``data:`` images, no scripts),
+which the guard leaves in place.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+
+from monitor.web.deps import SessionDep, SettingsDep, WebDep
+from monitor.web.digests import DigestLink, digest_file, digest_links
+from monitor.web.guard import REPORT_CSP
+
+__all__ = ["router"]
+
+router = APIRouter()
+
+
+@router.get("/digests", response_class=HTMLResponse)
+def digests(request: Request, web: WebDep, session: SessionDep, settings: SettingsDep) -> Response:
+    links: list[DigestLink] = digest_links(settings)
+    return web.render(request, session, "digests.html", links=links)
+
+
+@router.get("/digests/{slug}/{week}")
+def digest_page(
+    request: Request, slug: str, week: str, web: WebDep, session: SessionDep, settings: SettingsDep
+) -> Response:
+    path = digest_file(settings, slug, week)
+    if path is None:
+        return web.error_page(request, session, 404, "No such digest", "That report has not been made.")
+    response = HTMLResponse(path.read_text(encoding="utf-8"))
+    response.headers["Content-Security-Policy"] = REPORT_CSP
+    return response

@@ -1,0 +1,106 @@
+"""``GET /export.csv`` and ``GET /export.json``: the inbox's filtered mentions, every page, streamed.
+
+Why streamed: an export may cover every mention ever stored, so rows go out a database batch at a time
+and never sit in memory together. CSV cells a spreadsheet would run as a formula are made text.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterator
+from typing import Any, Final
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+
+from monitor.web.deps import EngineDep, SettingsDep, WebDep
+from monitor.web.queries import FilterError, InboxRow, filtered_rows, parse_filters
+
+__all__ = ["router"]
+
+router = APIRouter()
+
+_CSV_FORMULA_START: Final = ("=", "+", "-", "@", "\t", "\r")
+_CSV_FIELDS: Final = (
+    "id",
+    "time",
+    "source",
+    "target",
+    "author",
+    "rating",
+    "reach",
+    "lang",
+    "sentiment",
+    "sentiment_score",
+    "confidence",
+    "urgency",
+    "status",
+    "assignee",
+    "handled_by",
+    "handled_at",
+    "alert_id",
+    "url",
+    "text",
+)
+
+
+def _csv_cell(value: Any) -> Any:
+    """A CSV cell that a spreadsheet shows as text: user text starting = + - @ (a formula) gets a ``'``."""
+    if isinstance(value, str) and value.startswith(_CSV_FORMULA_START):
+        return "'" + value
+    return value
+
+
+def _csv_lines(rows: Iterator[InboxRow]) -> Iterator[str]:
+    """The CSV export, one chunk per row: a BOM (so Excel reads UTF-8), the header, then the rows."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(_CSV_FIELDS)
+    yield "\ufeff" + buffer.getvalue()
+    for row in rows:
+        buffer.seek(0)
+        buffer.truncate()
+        record = row.to_dict()
+        record["sentiment"] = row.label
+        writer.writerow([_csv_cell(record.get(name)) for name in _CSV_FIELDS])
+        yield buffer.getvalue()
+
+
+def _json_lines(rows: Iterator[InboxRow]) -> Iterator[str]:
+    """The JSON export: one array, streamed an element at a time."""
+    yield "["
+    first = True
+    for row in rows:
+        yield ("\n" if first else ",\n") + json.dumps(row.to_dict(), ensure_ascii=False)
+        first = False
+    yield "\n]\n"
+
+
+def _export(request: Request, web: WebDep, settings: SettingsDep, engine: EngineDep, kind: str) -> Response:
+    try:
+        filters = parse_filters(request.query_params)
+    except FilterError as exc:
+        return JSONResponse({"error": str(exc)}, status_code=400)
+    rows = filtered_rows(engine, filters, settings.digest.timezone)
+    stamp = web.clock().strftime("%Y%m%d-%H%M")
+    if kind == "csv":
+        body, media = _csv_lines(rows), "text/csv; charset=utf-8"
+    else:
+        body, media = _json_lines(rows), "application/json; charset=utf-8"
+    return StreamingResponse(
+        body,
+        media_type=media,
+        headers={"Content-Disposition": f'attachment; filename="earshot-mentions-{stamp}.{kind}"'},
+    )
+
+
+@router.get("/export.csv")
+def export_csv(request: Request, web: WebDep, settings: SettingsDep, engine: EngineDep) -> Response:
+    return _export(request, web, settings, engine, "csv")
+
+
+@router.get("/export.json")
+def export_json(request: Request, web: WebDep, settings: SettingsDep, engine: EngineDep) -> Response:
+    return _export(request, web, settings, engine, "json")

@@ -1,0 +1,50 @@
+"""The inbox: ``GET /`` (to the inbox) and ``GET /inbox``, the filtered, paged list of mentions."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from monitor.web.deps import EngineDep, SessionDep, SettingsDep, WebDep
+from monitor.web.queries import SENTIMENTS, STATUSES, URGENCIES, FilterError, inbox_page, parse_filters
+
+__all__ = ["router"]
+
+router = APIRouter()
+
+
+@router.get("/")
+def root() -> RedirectResponse:
+    return RedirectResponse("/inbox", status_code=303)
+
+
+@router.get("/inbox", response_class=HTMLResponse)
+def inbox(
+    request: Request, web: WebDep, session: SessionDep, settings: SettingsDep, engine: EngineDep
+) -> Response:
+    try:
+        filters = parse_filters(request.query_params)
+    except FilterError as exc:
+        return web.error_page(request, session, 400, "Bad filter", str(exc))
+    page = inbox_page(engine, filters, settings.web.page_size, settings.digest.timezone)
+    params = filters.params()
+    query = urlencode(params)
+
+    def page_link(number: int) -> str:
+        return "/inbox?" + urlencode({**params, "page": str(number)})
+
+    return web.render(
+        request,
+        session,
+        "inbox.html",
+        page=page,
+        filters=filters,
+        query=query,
+        prev_link=page_link(page.page - 1) if page.page > 1 else None,
+        next_link=page_link(page.page + 1) if page.has_next else None,
+        sentiments=SENTIMENTS,
+        urgencies=URGENCIES,
+        statuses=STATUSES,
+    )

@@ -1,0 +1,169 @@
+"""The item page and its actions: ``GET /items/{id}`` and ``POST /items/{id}/reply|handle|reopen|assign|correct``.
+
+Actions reuse :mod:`alerts.actions`, so a click here and a click in Slack change an alert the same way;
+each answers 303 back to the item with a flash message, and the alert's Slack message is re-rendered after
+the response (best effort, :meth:`~monitor.web.context.WebContext.sync_slack`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import APIRouter, BackgroundTasks, Form, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlmodel import Session as DbSession
+
+from alerts.action_ids import SENTIMENT_LABELS
+from alerts.alert_state import ActionError, assign, correct_sentiment, mark_handled, reopen
+from alerts.reply_actions import reply_to_item
+from monitor.core.corrections import CorrectionError, record_correction
+from monitor.core.db import write_session
+from monitor.core.models import Mention
+from monitor.web.context import WebContext
+from monitor.web.deps import CsrfChecked, CurrentUser, EngineDep, SessionDep, SettingsDep, WebDep
+from monitor.web.item import load_item
+
+__all__ = ["router"]
+
+router = APIRouter(prefix="/items/{mention_id}")
+
+
+def recorded_as(user: str) -> str:
+    """How the signed-in person is recorded on alerts: ``web:<username>``."""
+    return f"web:{user}"
+
+
+@router.get("", response_class=HTMLResponse)
+def item_page(
+    request: Request, mention_id: int, web: WebDep, session: SessionDep, settings: SettingsDep
+) -> Response:
+    item = load_item(web.engine, settings, mention_id)
+    if item is None:
+        return web.error_page(request, session, 404, "No such item", f"There is no mention {mention_id}.")
+    return web.render(request, session, "item.html", item=item, sentiments=SENTIMENT_LABELS)
+
+
+def _change_alert(
+    web: WebContext,
+    mention_id: int,
+    user: str,
+    tasks: BackgroundTasks,
+    change: Callable[[int, str], bool],
+    messages: tuple[str, str],
+) -> Response:
+    """The item's alert, one state change, a Slack sync after the response, a flash (CSRF checked before)."""
+    alert = web.main_alert(mention_id)
+    if alert is None or alert.id is None:
+        return web.back_to_item(mention_id, "This item has no alert to act on.", "error")
+    done, unchanged = messages
+    if not change(alert.id, recorded_as(user)):
+        return web.back_to_item(mention_id, unchanged)
+    tasks.add_task(web.sync_slack, alert.id)
+    return web.back_to_item(mention_id, done)
+
+
+@router.post("/handle")
+def handle(
+    mention_id: int, _: CsrfChecked, web: WebDep, engine: EngineDep, user: CurrentUser, tasks: BackgroundTasks
+) -> Response:
+    def change(alert_id: int, who: str) -> bool:
+        return mark_handled(engine, alert_id, who, web.clock())
+
+    return _change_alert(web, mention_id, user, tasks, change, ("Marked handled.", "Already handled."))
+
+
+@router.post("/reopen")
+def reopen_item(
+    mention_id: int, _: CsrfChecked, web: WebDep, engine: EngineDep, user: CurrentUser, tasks: BackgroundTasks
+) -> Response:
+    def change(alert_id: int, who: str) -> bool:
+        return reopen(engine, alert_id, who)
+
+    return _change_alert(web, mention_id, user, tasks, change, ("Reopened.", "It was already open."))
+
+
+@router.post("/assign")
+def assign_item(
+    mention_id: int,
+    _: CsrfChecked,
+    web: WebDep,
+    engine: EngineDep,
+    user: CurrentUser,
+    tasks: BackgroundTasks,
+    assignee: Annotated[str, Form()] = "",
+) -> Response:
+    assigned = "".join(ch for ch in assignee if ch.isprintable()).strip()[:200] or None
+
+    def change(alert_id: int, who: str) -> bool:
+        return assign(engine, alert_id, assigned, who, web.clock())
+
+    done = f"Assigned to {assigned}." if assigned else "Unassigned."
+    return _change_alert(web, mention_id, user, tasks, change, (done, "Nothing changed."))
+
+
+@router.post("/correct")
+def correct(
+    mention_id: int,
+    _: CsrfChecked,
+    web: WebDep,
+    engine: EngineDep,
+    user: CurrentUser,
+    tasks: BackgroundTasks,
+    label: Annotated[str, Form()] = "",
+) -> Response:
+    if label not in SENTIMENT_LABELS:
+        return web.back_to_item(mention_id, f"Pick one of: {', '.join(SENTIMENT_LABELS)}.", "error")
+    who = recorded_as(user)
+    alert = web.main_alert(mention_id)
+    try:
+        if alert is not None and alert.id is not None:
+            if correct_sentiment(engine, alert.id, label, who, via="web"):
+                tasks.add_task(web.sync_slack, alert.id)
+        else:
+            with write_session(engine) as db:
+                record_correction(db, mention_id, label, corrected_by=who, via="web")
+    except (ActionError, CorrectionError) as exc:
+        return web.back_to_item(mention_id, f"Not saved: {exc}", "error")
+    return web.back_to_item(mention_id, f"Sentiment recorded as {label}. Thank you.")
+
+
+@router.post("/reply")
+def reply(
+    request: Request,
+    mention_id: int,
+    _: CsrfChecked,
+    web: WebDep,
+    session: SessionDep,
+    settings: SettingsDep,
+    engine: EngineDep,
+    user: CurrentUser,
+    tasks: BackgroundTasks,
+    text: Annotated[str, Form()] = "",
+) -> Response:
+    with DbSession(engine) as db:
+        if db.get(Mention, mention_id) is None:
+            return web.error_page(request, session, 404, "No such item", f"There is no mention {mention_id}.")
+    alert = web.main_alert(mention_id)
+    alert_id = alert.id if alert is not None else None
+    try:
+        outcome = reply_to_item(
+            engine,
+            settings,
+            alert_id=alert_id,
+            mention_id=mention_id,
+            text=text.strip(),
+            user=recorded_as(user),
+            via="web",
+            now=web.clock(),
+        )
+    except ActionError as exc:
+        return web.back_to_item(mention_id, str(exc), "error")
+    if outcome.status == "failed":
+        return web.back_to_item(
+            mention_id, f"Reply not posted: {outcome.detail}. Your text is saved in Earshot.", "error"
+        )
+    if alert_id is not None:
+        tasks.add_task(web.sync_slack, alert_id)
+    message = "Reply posted." if outcome.status == "posted" else f"Reply recorded: {outcome.detail}."
+    return web.back_to_item(mention_id, message)

@@ -1,0 +1,91 @@
+"""Signing in and out: ``GET/POST /login`` and ``POST /logout``.
+
+The sign-in page is public, so it is also where a visitor first gets a session (anonymous, for the form's
+CSRF token); signing in replaces it with a new one, so a session id planted before sign-in is worthless.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from monitor.web.auth import SESSION_COOKIE, authenticate, new_session
+from monitor.web.deps import CsrfChecked, SessionDep, SettingsDep, WebDep
+
+__all__ = ["router"]
+
+log = logging.getLogger(__name__)
+
+router = APIRouter()
+
+
+def _safe_next(target: str | None) -> str:
+    """A post-login destination on this site only (``/inbox?...``), never ``//evil`` or ``https://...``."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/inbox"
+    if any(ord(ch) < 32 for ch in target):
+        return "/inbox"
+    return target
+
+
+def _login_page(
+    request: Request,
+    web: WebDep,
+    session: SessionDep,
+    next_url: str,
+    status: int = 200,
+    error: str | None = None,
+) -> Response:
+    fresh = session is None
+    if session is None:
+        session = new_session(None, web.clock(), web.settings.web.session_hours)
+    response = web.render(
+        request,
+        session,
+        "login.html",
+        status=status,
+        next_url=_safe_next(next_url),
+        error=error,
+        has_token=web.has_token,
+        has_users=web.has_users,
+    )
+    if fresh:
+        web.set_session(response, session)
+    return response
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_form(request: Request, web: WebDep, session: SessionDep, next: str = "/inbox") -> Response:
+    return _login_page(request, web, session, next)
+
+
+@router.post("/login", response_class=HTMLResponse)
+def login(
+    request: Request,
+    _: CsrfChecked,
+    web: WebDep,
+    settings: SettingsDep,
+    session: SessionDep,
+    username: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
+    token: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "/inbox",
+) -> Response:
+    user = authenticate(settings, username.strip(), password, token.strip())
+    if user is None:
+        log.info("failed web sign-in for %r", username[:64])
+        return _login_page(request, web, session, next, 401, "Wrong user name, password or token.")
+    log.info("web sign-in: %s", user)
+    response = RedirectResponse(_safe_next(next), status_code=303)
+    web.set_session(response, new_session(user, web.clock(), settings.web.session_hours))
+    return response
+
+
+@router.post("/logout")
+def logout(_: CsrfChecked, web: WebDep) -> Response:
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/", secure=web.secure, httponly=True, samesite="lax")
+    return response

@@ -1,0 +1,74 @@
+"""``POST /slack/interactivity``: Slack's button clicks and modal submissions, over HTTP.
+
+Only the HTTP part is here: the body is read with a cap (a huge body is refused before it is read to the
+end), and the request is answered with what :func:`alerts.interactivity.receive` decided after verifying,
+storing and queueing it. That work blocks on the database, so it runs in a thread, off the event loop.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from alerts.interactivity import (
+    INTERACTIVITY_PATH,
+    MAX_BODY_BYTES,
+    Answer,
+    not_configured,
+    receive,
+    too_large,
+)
+from monitor.web.deps import SlackDep
+
+__all__ = ["router"]
+
+router = APIRouter()
+
+
+class _TooLarge(Exception):
+    """The body is over the cap."""
+
+
+async def _read_capped(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise _TooLarge
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _TooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _response(answer: Answer) -> Response:
+    if answer.text is not None:
+        return PlainTextResponse(answer.text, status_code=answer.status)
+    if answer.body is not None:
+        return JSONResponse(answer.body, status_code=answer.status)
+    return Response(status_code=answer.status)
+
+
+@router.post(INTERACTIVITY_PATH)
+async def interactivity(request: Request, slack: SlackDep) -> Response:
+    remote = request.client.host if request.client else "?"
+    if slack.verifier is None:
+        return _response(not_configured(remote))
+    try:
+        body = await _read_capped(request, MAX_BODY_BYTES)
+    except _TooLarge:
+        return _response(too_large(remote))
+    answer = await run_in_threadpool(
+        receive,
+        slack.engine,
+        slack.verifier,
+        slack.worker,
+        request.headers.get("x-slack-request-timestamp"),
+        request.headers.get("x-slack-signature"),
+        body,
+        remote,
+    )
+    return _response(answer)
