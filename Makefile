@@ -35,12 +35,13 @@ browser:
 
 # The README's test command: lint, format check, types, then the whole suite.
 test: install check
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=25
 
 check: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
 
 format:
 	$(BIN)/ruff format .

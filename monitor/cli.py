@@ -11,8 +11,10 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from monitor.core.config import ConfigError, EarshotSettings, load_settings
-from monitor.core.db import DatabaseError, make_engine, redact_url, session_scope
+from monitor.core.config import EarshotSettings, load_settings
+from monitor.core.db import DatabaseError, make_engine, open_engine, redact_url, session_scope, upgrade_schema
+from monitor.core.settings_base import ConfigError
+from monitor.model_cli import register as register_model
 
 if TYPE_CHECKING:
     from monitor.source_health import SourceStatus
@@ -121,7 +123,8 @@ def render_sources(statuses: Sequence[SourceStatus], now: datetime | None = None
 
 
 def cmd_sources(args: argparse.Namespace, settings: EarshotSettings) -> int:
-    from monitor.source_health import source_catalogue, source_statuses
+    from monitor.source_health import source_statuses
+    from spiders.catalogue import source_catalogue
 
     engine = make_engine(settings.effective_database_url)
     try:
@@ -190,7 +193,9 @@ def cmd_alerts_preview(args: argparse.Namespace, settings: EarshotSettings) -> i
 def cmd_digest(args: argparse.Namespace, settings: EarshotSettings) -> int:
     """Make the weekly digest now: numbers, charts, HTML report; posted to Slack unless --no-slack."""
     from alerts.slack_sender import make_sender
-    from monitor.digest import DigestError, last_full_week, parse_week, run_digest
+    from monitor.digest.errors import DigestError
+    from monitor.digest.run import run_digest
+    from monitor.digest.weeks import last_full_week, parse_week
 
     tz = settings.digest.timezone
     if args.language:
@@ -228,13 +233,19 @@ def cmd_web(args: argparse.Namespace, settings: EarshotSettings) -> int:
     import signal
     import threading
 
-    from monitor.web.app import WebConfigError, serve_web, shutdown_web
+    from monitor.slack_app import has_signing_secret, make_worker
+    from monitor.web.app import WebConfigError, create_app, serve_web, shutdown_web
 
     settings = _with_web_address(settings, args.host, args.port)
     engine = make_engine(settings.effective_database_url)
+    worker = make_worker(settings, engine)  # POST /slack/interactivity is served here too
     try:
-        server, thread = serve_web(settings, engine)
+        app = create_app(settings, engine, slack_worker=worker)
+        if has_signing_secret(settings):
+            worker.start()
+        server, thread = serve_web(settings, engine, app=app)
     except WebConfigError as exc:
+        worker.stop()
         print(f"earshot: {exc}", file=sys.stderr)
         return 2
     print(f"Earshot web pages on http://{settings.web.host}:{settings.web.port}/ — Ctrl-C stops", flush=True)
@@ -243,6 +254,7 @@ def cmd_web(args: argparse.Namespace, settings: EarshotSettings) -> int:
     with contextlib.suppress(KeyboardInterrupt):
         stop.wait()
     shutdown_web(server, thread)
+    worker.stop()
     return 0
 
 
@@ -271,8 +283,7 @@ def cmd_slack_serve(args: argparse.Namespace, settings: EarshotSettings) -> int:
     import signal
     import threading
 
-    from alerts.interactivity import InteractivityError
-    from monitor.slack_app import start_slack_app
+    from monitor.slack_app import InteractivityError, start_slack_app
 
     if args.host:
         settings = settings.model_copy(
@@ -351,6 +362,17 @@ def cmd_config_show(args: argparse.Namespace, settings: EarshotSettings) -> int:
     return 0
 
 
+def cmd_db_upgrade(args: argparse.Namespace, settings: EarshotSettings) -> int:
+    """Bring the database to the newest schema revision once (every long-running command also does on start)."""
+    engine = open_engine(settings.effective_database_url)
+    try:
+        change = upgrade_schema(engine)
+    finally:
+        engine.dispose()
+    print(f"database {redact_url(settings.effective_database_url)}: {change.describe()}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="earshot", description="Review and social-media monitoring.")
     p.add_argument("--config", help="TOML config file (default: $EARSHOT_CONFIG)")
@@ -421,6 +443,12 @@ def build_parser() -> argparse.ArgumentParser:
         func=cmd_config_show
     )
 
+    db = sub.add_parser("db", help="database schema")
+    dbsub = db.add_subparsers(dest="db_command", required=True)
+    dbsub.add_parser("upgrade", help="upgrade the schema to the newest revision").set_defaults(
+        func=cmd_db_upgrade
+    )
+
     corr = sub.add_parser("corrections", help="agents' sentiment corrections (training data)")
     corr_sub = corr.add_subparsers(dest="corrections_command", required=True)
     add = corr_sub.add_parser("add", help="record that a mention's sentiment is LABEL")
@@ -431,8 +459,6 @@ def build_parser() -> argparse.ArgumentParser:
     exp = corr_sub.add_parser("export", help="write corrections as training CSV (text,label,...)")
     exp.add_argument("output", nargs="?", default="-", help="CSV file (default: stdout)")
     exp.set_defaults(func=cmd_corrections_export)
-
-    from sentiment.cli import register as register_model
 
     register_model(sub)
     return p

@@ -18,7 +18,8 @@ from pathlib import Path
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from monitor.core.config import AlertSettings, EarshotSettings
+from monitor.core.alert_settings import AlertSettings
+from monitor.core.config import EarshotSettings
 from monitor.core.db import make_engine
 from monitor.core.models import Alert, Mention, SentimentScore, utcnow
 from monitor.demo_source import DemoSource

@@ -20,7 +20,9 @@ from sqlmodel import Session, col, select
 from monitor.core.config import EarshotSettings
 from monitor.core.db import DatabaseError, make_engine, session_scope
 from monitor.core.models import Mention, SentimentScore, StageRun, utcnow
-from monitor.source_health import SourceInfo, check_sources, source_catalogue
+from monitor.model_cli import load_model
+from monitor.source_health import check_sources
+from spiders.catalogue import SourceInfo, source_catalogue
 
 if TYPE_CHECKING:  # sentiment imports torch (seconds); `earshot crawl` and `sources` must not pay for it
     from sentiment.analysis import Analysis, MentionText
@@ -175,17 +177,8 @@ def score_pending(engine: Engine, scorer: TextScorer, batch_size: int = 64) -> S
 def load_scorer(settings: EarshotSettings) -> TextScorer:
     """The configured model (built from the bundled weights on first use) with urgency and aspects."""
     from sentiment.analysis import Analyzer
-    from sentiment.scorer import Scorer
 
-    cfg = settings.sentiment
-    scorer = Scorer.load(
-        model=cfg.model,
-        cache_dir=cfg.model_cache_dir,
-        batch_size=cfg.batch_size,
-        max_length=cfg.max_length,
-        threads=cfg.threads,
-    )
-    return Analyzer.with_defaults(scorer, cfg.high_reach_threshold)
+    return Analyzer.with_defaults(load_model(settings.sentiment), settings.sentiment.high_reach_threshold)
 
 
 def run_alerts(

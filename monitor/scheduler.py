@@ -34,7 +34,7 @@ from monitor.pipeline import (
     score_pending,
 )
 from monitor.slack_app import start_slack_app
-from monitor.source_health import SourceInfo, source_catalogue
+from spiders.catalogue import SourceInfo, source_catalogue
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +152,7 @@ def _start_web(settings: EarshotSettings, engine: Engine) -> tuple[Any, threadin
 def _digest_job(settings: EarshotSettings, engine: Engine) -> Callable[[], object]:
     def job() -> object:
         from alerts.slack_sender import make_sender
-        from monitor.digest import run_digest
+        from monitor.digest.run import run_digest
 
         return run_digest(engine, settings, sender=make_sender(settings))
 

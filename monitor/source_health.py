@@ -15,17 +15,17 @@ the streak; the newest item when the silence began), so re-evaluating an ongoing
 twice. When the anchor moves (a run succeeds; a new item arrives) the source has recovered and a
 "recovered" alert closes the problem, so a fixed source is announced as loudly as a broken one.
 
-This module also lists every source with its configuration (``source_catalogue``), which is what
-``earshot sources``, the scheduler and ``run_crawls`` plan from.
+Which sources exist and how they are configured is :mod:`spiders.catalogue`; ``source_statuses`` joins
+each catalogued source with its health for ``earshot sources``.
 """
 
 from __future__ import annotations
 
 import logging
 import statistics
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from itertools import pairwise
 from typing import Any
 
@@ -36,9 +36,11 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from alerts.source_message import KIND_FAILING, KIND_QUIET, KIND_RECOVERED
-from monitor.core.config import EarshotSettings, SourceHealthSettings, source_env_var
+from monitor.core.config import EarshotSettings, SourceHealthSettings
 from monitor.core.db import session_scope
-from monitor.core.models import Alert, AlertStatus, CrawlRun, Mention, StageRun, utcnow
+from monitor.core.models import Alert, AlertStatus, CrawlRun, Mention, StageRun
+from monitor.core.timeutil import as_utc, utcnow
+from spiders.catalogue import SourceInfo
 
 log = logging.getLogger(__name__)
 
@@ -47,76 +49,10 @@ COUNTS = ("evaluated", "ok", "failing", "quiet", "no_runs", "opened", "still_ope
 _FIRST_ERROR_CHARS = 300
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
-
-
 def format_hours(delta: timedelta) -> str:
     """``52 h``, ``3.5 h``, ``0.2 h``: silence is judged in hours, so it is shown in hours."""
     hours = delta.total_seconds() / 3600
     return f"{hours:.0f} h" if hours >= 10 else f"{hours:.1f} h"
-
-
-# -- the catalogue of sources --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SourceInfo:
-    """A source as configured: whether a run would have anything to do, for whom, how often, how much."""
-
-    name: str
-    skip_reason: str | None  # why a run would do nothing; None = it has work
-    missing_env: tuple[str, ...]  # environment variables of unset credentials
-    targets: tuple[str, ...]  # targets with something for this source
-    interval_minutes: float
-    max_requests: int | None
-
-    @property
-    def configured(self) -> bool:
-        """All credentials set (or none needed)."""
-        return not self.missing_env
-
-    @property
-    def runnable(self) -> bool:
-        """Configured and some target uses it: the scheduler crawls it."""
-        return self.skip_reason is None
-
-
-def spider_classes(scrapy_overrides: Mapping[str, Any] | None = None) -> dict[str, type]:
-    """Every spider Scrapy knows, by name (what ``spiders.runner.available_spiders`` lists)."""
-    from scrapy.spiderloader import get_spider_loader
-
-    from spiders.runner import scrapy_settings
-
-    loader = get_spider_loader(scrapy_settings(None, scrapy_overrides))
-    return {name: loader.load(name) for name in sorted(loader.list())}
-
-
-def source_info(settings: EarshotSettings, name: str, spider: type) -> SourceInfo:
-    """What ``settings`` say about source ``name``; a spider that is no SourceSpider is always runnable."""
-    from spiders.base import SourceSpider
-
-    schedule_minutes = settings.schedule.crawl_minutes
-    if not (isinstance(spider, type) and issubclass(spider, SourceSpider)):
-        return SourceInfo(name, None, (), (), schedule_minutes, None)
-    section = spider.settings_of(settings)
-    fields = spider.target_fields
-    targets = tuple(t.name for t in settings.targets if any(getattr(t, f, None) for f in fields))
-    return SourceInfo(
-        name=name,
-        skip_reason=spider.skip_reason(settings),
-        missing_env=tuple(source_env_var(spider.settings_section, f) for f in section.missing_credentials()),
-        targets=targets,
-        interval_minutes=section.interval_minutes or schedule_minutes,
-        max_requests=section.max_requests,
-    )
-
-
-def source_catalogue(
-    settings: EarshotSettings, scrapy_overrides: Mapping[str, Any] | None = None
-) -> list[SourceInfo]:
-    """Every known source, in name order."""
-    return [source_info(settings, name, cls) for name, cls in spider_classes(scrapy_overrides).items()]
 
 
 # -- judging one source --------------------------------------------------------------------------------
@@ -157,7 +93,7 @@ class RunView:
             items_rejected=run.items_rejected,
             requests=run.requests,
             errors=run.errors,
-            finished_at=_aware(run.finished_at or run.started_at),
+            finished_at=as_utc(run.finished_at or run.started_at),
             first_error=first,
         )
 
@@ -261,13 +197,13 @@ def _silence(session: Session, source: str, cfg: SourceHealthSettings, now: date
     ).first()
     since = now - timedelta(days=cfg.history_days)
     times = [
-        _aware(t)
+        as_utc(t)
         for t in session.exec(
             select(when).where(Mention.source == source, when >= since, when <= now).order_by(when)
         ).all()
     ]
     gap = median_gap(times)
-    newest_id, newest_at = (newest[0], _aware(newest[1])) if newest is not None else (None, None)
+    newest_id, newest_at = (newest[0], as_utc(newest[1])) if newest is not None else (None, None)
     return Silence(
         newest_item_id=newest_id,
         newest_item_at=newest_at,

@@ -16,7 +16,7 @@ from html import escape
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from monitor.demo_source import DemoRequest, DemoSite, Reply, Route, shift_delta
+from monitor.demo_data.site import DemoRequest, DemoSite, Reply, Route, shift_delta
 
 WARSAW = ZoneInfo("Europe/Warsaw")
 LOCAL_TIME = "%Y-%m-%d %H:%M:%S"

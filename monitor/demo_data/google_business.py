@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from monitor.demo_source import DemoRequest, DemoSite, Reply, Route, shift_delta
+from monitor.demo_data.site import DemoRequest, DemoSite, Reply, Route, shift_delta
 
 MAX_PAGE_SIZE = 50
 _ORDERS = ("updateTime desc", "rating", "rating desc")

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from monitor.demo_source import DemoRequest, DemoSite, Reply, Route, shift_delta
+from monitor.demo_data.site import DemoRequest, DemoSite, Reply, Route, shift_delta
 
 _SEARCH = re.compile(r"/api/v1/search_by_date")
 _FILTER = re.compile(r"\s*(?P<field>[a-z_]+)\s*(?P<op><=|>=|<|>|=)\s*(?P<value>-?\d+)\s*")

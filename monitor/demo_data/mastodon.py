@@ -22,7 +22,7 @@ from urllib.parse import urlencode
 
 from pydantic import SecretStr
 
-from monitor.demo_source import DemoRequest, DemoSite, Reply, Route, shift_delta
+from monitor.demo_data.site import DemoRequest, DemoSite, Reply, Route, shift_delta
 
 _TAG_TIMELINE = re.compile(r"/api/v1/timelines/tag/(?P<tag>[^/]+)")
 _SEARCH = re.compile(r"/api/v2/search")

@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import quote
 from xml.sax.saxutils import escape, quoteattr
 
-from monitor.demo_source import DemoRequest, DemoSite, Reply, Route, shift_delta
+from monitor.demo_data.site import DemoRequest, DemoSite, Reply, Route, shift_delta
 
 _FEED = re.compile(r"/alerts/feeds/(?P<user>\d+)/(?P<alert>\d+)")
 ATOM = "application/atom+xml; charset=UTF-8"

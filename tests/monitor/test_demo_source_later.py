@@ -20,12 +20,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from alerts.keywords import fold
 from monitor.core.config import EarshotSettings
 from monitor.demo_data.google_business import GoogleBusinessSite
 from monitor.demo_data.mastodon import MastodonSite
-from monitor.demo_source import DATA_DIR, DEFAULT_ACCESS_TOKEN, SITES, DemoRequest, DemoSource
+from monitor.demo_data.site import DATA_DIR, DemoRequest
+from monitor.demo_source import DEFAULT_ACCESS_TOKEN, SITES, DemoSource
 from sentiment.language import detect_language
+from sentiment.textfold import fold
 from tests.spiders.conftest import crawl, mentions, revisions
 
 NOW = datetime.now(UTC).replace(microsecond=0)  # renewed before each test (the demo shifts to the real now)

@@ -13,9 +13,13 @@ from typing import Any
 
 import pytest
 
-from sentiment.cli import register
+from monitor.model_cli import register
+from tests.sentiment import conftest as sentiment_fixtures
+from tests.sentiment.conftest import FIXTURES, TinyModelFactory
 
-from .conftest import FIXTURES, TinyModelFactory
+# The model fixtures live with the sentiment tests; this module tests the command line above them.
+tiny_model = sentiment_fixtures.tiny_model
+bundled_model_dir = sentiment_fixtures.bundled_model_dir
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -36,9 +40,9 @@ def _settings(model: str, cache: Path) -> Any:
     return SimpleNamespace(sentiment=sentiment)
 
 
-@pytest.mark.parametrize("sub", ["build", "train", "eval", "predict"])
+@pytest.mark.parametrize("sub", ["build", "train", "eval", "predict", "eval-aspects", "convert"])
 def test_subcommands_registered_with_handlers(sub: str) -> None:
-    argv = ["model", sub] + (["-"] if sub == "predict" else [])
+    argv = ["model", sub, *{"predict": ["-"], "eval-aspects": ["x.jsonl"], "convert": ["out"]}.get(sub, [])]
     args = _parser().parse_args(argv)
     assert callable(args.func)
 
@@ -110,7 +114,7 @@ def test_predict_reads_stdin(
 
 def test_registering_the_cli_does_not_import_torch() -> None:
     """Every `earshot` command imports this module; torch would add seconds to each of them."""
-    code = "import sys, argparse, sentiment.cli; assert 'torch' not in sys.modules, 'torch imported'"
+    code = "import sys, argparse, monitor.model_cli; assert 'torch' not in sys.modules, 'torch imported'"
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
@@ -206,3 +210,22 @@ def test_eval_detectors_on_the_held_out_samples(
     for name, apologies in result["apologies"].items():
         assert apologies["precision"] >= 0.85, name
         assert apologies["praised_apologised"] <= max(2, 0.02 * apologies["apologised"]), name
+
+
+def test_eval_aspects_reports_precision_and_recall_on_a_labelled_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`earshot model eval-aspects FILE --no-sentiment`: the aspect table for the user's own labels."""
+    args = _parser().parse_args(
+        ["model", "eval-aspects", str(FIXTURES / "aspects_dev.jsonl"), "--no-sentiment", "--json"]
+    )
+    assert args.func(args, _settings("unused", tmp_path)) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["micro"]["tp"] > 0 and 0 < report["micro"]["precision"] <= 1
+
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"text": "no aspects key"}\nnot json\n', encoding="utf-8")
+    args = _parser().parse_args(["model", "eval-aspects", str(bad), "--no-sentiment"])
+    assert args.func(args, _settings("unused", tmp_path)) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "Traceback" not in err

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from monitor.core.config import settings_table
+from monitor.core.settings_table import settings_table
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 
@@ -14,7 +14,7 @@ def test_readme_lists_every_setting_with_its_default() -> None:
     start, end = "<!-- settings-table:start -->", "<!-- settings-table:end -->"
     documented = text.split(start, 1)[1].split(end, 1)[0].strip()
     assert documented == settings_table(), (
-        "README settings table is stale: run `python -m monitor.core.config`"
+        "README settings table is stale: run `python -m monitor.core.settings_table`"
     )
 
 
