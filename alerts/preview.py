@@ -81,6 +81,8 @@ def parse_line(line: str, number: int) -> _Line:
         obj = json.loads(line)
     except json.JSONDecodeError as exc:
         raise PreviewError(f"not JSON: {exc.msg} at column {exc.colno}") from None
+    except RecursionError:
+        raise PreviewError("JSON nested too deeply to read; a mention is one flat object") from None
     if not isinstance(obj, dict):
         raise PreviewError("a line must be a JSON object")
     text = obj.get("text")

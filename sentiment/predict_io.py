@@ -44,6 +44,10 @@ def parse_line(line: str, lineno: int) -> Request:
         obj = json.loads(line)
     except ValueError as exc:
         return Request(None, error=f"line {lineno}: invalid JSON ({exc})")
+    except RecursionError:
+        return Request(
+            None, error=f"line {lineno}: JSON nested too deeply to read (one flat object per line)"
+        )
     if not isinstance(obj, dict):
         return Request(None, error=f"line {lineno}: expected a JSON object with 'id' and 'text'")
     text = obj.get("text")

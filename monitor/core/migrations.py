@@ -42,6 +42,9 @@ from monitor.core import models  # noqa: F401  (registers the tables)
 from monitor.core.legacy_schema import UnknownSchemaError, detect_revision, repair
 
 log = logging.getLogger(__name__)
+# Alembic logs "Context impl SQLiteImpl" at INFO on every version check, i.e. on every database open; what
+# Earshot did (created, stamped, upgraded from/to) is logged here instead, once.
+logging.getLogger("alembic.runtime.migration").setLevel(logging.WARNING)
 
 SCRIPT_LOCATION = Path(__file__).with_name("alembic")
 # pg_advisory_xact_lock(key, hashtext(schema)): one upgrade at a time per schema, any number of schemas.

@@ -107,3 +107,11 @@ def test_scores_drive_badges_rule_and_reply_language() -> None:
     )
     assert "Szanown" in reply["text"]["text"]  # Polish, formal (the default brand voice)
     assert "pozew" not in reply["text"]["text"]  # the customer's words are never copied into a reply
+
+
+def test_a_deeply_nested_line_is_reported_and_the_good_lines_still_come_out() -> None:
+    """`[` x 5000 used to end the whole preview in a RecursionError traceback, printing nothing."""
+    lines = ["[" * 5000, json.dumps({"id": "ok-1", "text": "Paczka nie dotarła", "rating": 1})]
+    results = list(preview(lines, EarshotSettings(), None))
+    assert "nested too deeply" in results[0]["error"]
+    assert results[1]["id"] == "ok-1" and "payload" in results[1]

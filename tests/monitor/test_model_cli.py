@@ -8,11 +8,10 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Any
 
 import pytest
 
+from monitor.core.config import EarshotSettings, SentimentSettings
 from monitor.model_cli import register
 from tests.sentiment import conftest as sentiment_fixtures
 from tests.sentiment.conftest import FIXTURES, TinyModelFactory
@@ -28,8 +27,8 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _settings(model: str, cache: Path) -> Any:
-    sentiment = SimpleNamespace(
+def _settings(model: str, cache: Path) -> EarshotSettings:
+    sentiment = SentimentSettings(
         model=model,
         model_cache_dir=cache,
         batch_size=4,
@@ -37,7 +36,7 @@ def _settings(model: str, cache: Path) -> Any:
         threads=1,
         high_reach_threshold=10_000,
     )
-    return SimpleNamespace(sentiment=sentiment)
+    return EarshotSettings(sentiment=sentiment)
 
 
 @pytest.mark.parametrize("sub", ["build", "train", "eval", "predict", "eval-aspects", "convert"])
@@ -229,3 +228,17 @@ def test_eval_aspects_reports_precision_and_recall_on_a_labelled_file(
     assert args.func(args, _settings("unused", tmp_path)) == 1
     err = capsys.readouterr().err
     assert err.startswith("error: ") and "Traceback" not in err
+
+
+def test_predict_reports_a_deeply_nested_line_and_scores_the_rest(
+    tiny_model: TinyModelFactory, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`[` x 5000 used to kill `earshot model predict` with a RecursionError before any output."""
+    model = tiny_model(["NEG", "NEU", "POS"], winner=2)
+    src = tmp_path / "in.jsonl"
+    src.write_text("[" * 5000 + '\n{"id": 2, "text": "ok"}\n', encoding="utf-8")
+    args = _parser().parse_args(["model", "predict", str(src)])
+    assert args.func(args, _settings(str(model), tmp_path)) == 0
+    out = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert "nested too deeply" in out[0]["error"]
+    assert out[1]["id"] == 2 and out[1]["label"] == "positive"
