@@ -7,13 +7,17 @@ with ``__``, e.g. ``EARSHOT_SLACK__BOT_TOKEN``), the TOML file named by ``EARSHO
 
 from __future__ import annotations
 
+import difflib
+import json
 import os
+import re
 import tomllib
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import (
+    BaseModel,
     Field,
     SecretStr,
     ValidationError,
@@ -23,8 +27,11 @@ from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
     TomlConfigSettingsSource,
 )
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from monitor.core.alert_settings import (
     AlertSettings,
@@ -33,6 +40,8 @@ from monitor.core.settings_base import ConfigError, Section, known_zone
 from monitor.core.source_settings import SourcesSettings
 
 CONFIG_ENV = "EARSHOT_CONFIG"
+ENV_PREFIX = "EARSHOT_"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 # The file chosen by load_settings (``--config``), without mutating the process environment.
 _config_file: ContextVar[str | None] = ContextVar("earshot_config_file", default=None)
 
@@ -255,7 +264,9 @@ class EarshotSettings(BaseSettings):
     data_dir: Path = Field(Path("./earshot-data"), description="SQLite file, reports and run files.")
     database_url: str | None = Field(None, description="SQLAlchemy URL; default SQLite under data_dir.")
     public_url: str = Field("http://127.0.0.1:8000", description="Base URL of Earshot's web pages.")
-    log_level: str = Field("INFO", description="Python logging level.")
+    log_level: str = Field(
+        "INFO", description="Python logging level: DEBUG, INFO, WARNING, ERROR or CRITICAL (any case)."
+    )
     targets: list[Target] = Field(default_factory=list, description="Monitored brands.")
     slack: SlackSettings = Field(default_factory=SlackSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
@@ -269,7 +280,43 @@ class EarshotSettings(BaseSettings):
     @field_validator("data_dir")
     @classmethod
     def _expand_dir(cls, v: Path) -> Path:
-        return v.expanduser()
+        v = v.expanduser()
+        if v.exists() and not v.is_dir():
+            raise ValueError(f"{v} is a file, not a folder; point it at a folder (it is created if missing)")
+        return v
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, v: str | None) -> str | None:
+        """Parse the URL and load its dialect now, so a typo is a config error, not a crash at first use."""
+        if not v:
+            return v
+        example = (
+            "e.g. sqlite:////var/lib/earshot/earshot.db or postgresql+psycopg://user:pw@host:5432/earshot"
+        )
+        try:
+            url = make_url(v)
+        except (ArgumentError, ValueError):
+            # The parser's own message may repeat the whole URL, password included: say what is wrong instead.
+            raise ValueError(
+                "not a valid SQLAlchemy URL (dialect+driver://user:password@host:port/database, "
+                f"port a number); {example}"
+            ) from None
+        try:
+            url.get_dialect()
+        except NoSuchModuleError:
+            raise ValueError(
+                f"SQLAlchemy has no database dialect or driver {url.drivername!r}; {example}"
+            ) from None
+        return v
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, v: str) -> str:
+        level = v.strip().upper()
+        if level not in LOG_LEVELS:
+            raise ValueError(f"unknown log level {v!r}; use one of {', '.join(LOG_LEVELS)} (any case)")
+        return level
 
     @property
     def effective_database_url(self) -> str:
@@ -294,13 +341,71 @@ class EarshotSettings(BaseSettings):
         return tuple(sources)
 
 
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The settings section an annotation holds (``Target`` in ``list[Target]``), if any."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in get_args(annotation):
+        model = _model_in(arg)
+        if model is not None:
+            return model
+    return None
+
+
+def _section_keys(loc: tuple[int | str, ...]) -> list[str]:
+    """The keys allowed in the section holding the setting at ``loc`` (empty if it is not a section)."""
+    model: type[BaseModel] | None = EarshotSettings
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue  # an item of a list keeps the list's section type
+        field = model.model_fields.get(part) if model is not None else None
+        model = _model_in(field.annotation) if field is not None else None
+        if model is None:
+            return []
+    return list(model.model_fields) if model is not None else []
+
+
 def _describe(err: ValidationError) -> str:
+    """One line per bad setting: where to set it (env variable, or TOML key inside a list) and what is wrong."""
     lines = []
     for e in err.errors():
-        loc = ".".join(str(p) for p in e["loc"]) or "(root)"
-        env = "EARSHOT_" + "__".join(str(p).upper() for p in e["loc"] if not isinstance(p, int))
-        lines.append(f"  setting '{loc}' (env {env}): {e['msg']}")
+        loc = e["loc"]
+        name = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".") or "(root)"
+        if any(isinstance(p, int) for p in loc):
+            where = "TOML only"  # an item of a list has no env variable of its own
+        else:
+            where = "env " + ENV_PREFIX + "__".join(str(p).upper() for p in loc)
+        msg = e["msg"]
+        if e["type"] == "extra_forbidden" and loc:
+            close = difflib.get_close_matches(str(loc[-1]), _section_keys(loc), n=1)
+            if close:
+                msg += f"; did you mean {close[0]!r}?"
+        lines.append(f"  setting '{name}' ({where}): {msg}")
     return "\n".join(lines)
+
+
+def _describe_env_error(exc: SettingsError) -> str:
+    """Name the env variable whose JSON value (a list or a section) did not parse, and show the form."""
+    found = re.search(r'field "(\w+)"', str(exc))
+    field = found.group(1).upper() if found else ""
+    var = ENV_PREFIX + field
+    bad = []
+    for key, value in os.environ.items():
+        key = key.upper()
+        if key == var or key.startswith(var + "__"):
+            try:
+                json.loads(value)
+            except ValueError:
+                if value.lstrip()[:1] in ("[", "{"):
+                    bad.append(key)
+    names = ", ".join(sorted(bad)) or (
+        f"{var} (or one of {var}__*)" if field else f"an {ENV_PREFIX}* variable"
+    )
+    cause = f" ({exc.__cause__})" if isinstance(exc.__cause__, ValueError) else ""
+    return (
+        f"{names} is not valid JSON{cause}; a list or section in an env variable is written as JSON, "
+        f'e.g. {ENV_PREFIX}TARGETS=\'[{{"name": "Shop"}}]\', or set it in the TOML config file instead'
+    )
 
 
 def load_settings(config_file: str | Path | None = None, **overrides: Any) -> EarshotSettings:
@@ -308,6 +413,10 @@ def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Ea
     path = str(config_file) if config_file is not None else os.environ.get(CONFIG_ENV)
     if path:
         p = Path(path).expanduser()
+        if p.is_dir():
+            raise ConfigError(
+                f"config file {p} (from {CONFIG_ENV} or --config) is a folder, not a file; name the TOML file"
+            )
         if not p.is_file():
             raise ConfigError(f"config file {p} (from {CONFIG_ENV} or --config) does not exist")
         try:
@@ -315,10 +424,19 @@ def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Ea
                 tomllib.load(fh)
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"config file {p} is not valid TOML: {exc}") from exc
+        except UnicodeDecodeError as exc:
+            raise ConfigError(
+                f"config file {p} is not UTF-8 text (byte {exc.object[exc.start]:#04x} at offset {exc.start}); "
+                "save it as UTF-8"
+            ) from None
+        except OSError as exc:
+            raise ConfigError(f"cannot read config file {p}: {exc.strerror}; check its permissions") from None
     token = _config_file.set(path)
     try:
         return EarshotSettings(**overrides)
     except ValidationError as exc:
         raise ConfigError("invalid configuration:\n" + _describe(exc)) from None
+    except SettingsError as exc:
+        raise ConfigError(_describe_env_error(exc)) from None
     finally:
         _config_file.reset(token)

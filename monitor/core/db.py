@@ -37,7 +37,7 @@ def redact_url(url: str) -> str:
     """The URL with any password hidden, for logs and error messages."""
     try:
         return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
+    except (ArgumentError, ValueError):  # ValueError: a port that is not a number
         return "<unparseable database URL>"
 
 
@@ -45,16 +45,33 @@ def open_engine(url: str, echo: bool = False) -> Engine:
     """The engine for ``url``, schema untouched (``earshot db upgrade`` reports what it then does)."""
     try:
         parsed = make_url(url)
-    except ArgumentError as exc:
+    except (ArgumentError, ValueError) as exc:  # ValueError: a port that is not a number
         raise DatabaseError(f"EARSHOT_DATABASE_URL is not a valid SQLAlchemy URL: {exc}") from None
     kwargs: dict[str, Any] = {"echo": echo}
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            folder = Path(parsed.database).parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise DatabaseError(
+                    f"cannot create the folder {folder} for database {redact_url(url)}: {exc.strerror}. "
+                    "Check EARSHOT_DATA_DIR (a folder, not a file) or EARSHOT_DATABASE_URL."
+                ) from None
         kwargs["connect_args"] = {"check_same_thread": False, "timeout": 30}
     else:
         kwargs["pool_pre_ping"] = True
-    engine = create_engine(url, **kwargs)
+    try:
+        engine = create_engine(url, **kwargs)
+    except ArgumentError as exc:  # NoSuchModuleError: no such dialect or driver
+        raise DatabaseError(
+            f"cannot open database {redact_url(url)}: {exc}. Check the dialect+driver in EARSHOT_DATABASE_URL."
+        ) from None
+    except ImportError as exc:
+        raise DatabaseError(
+            f"cannot open database {redact_url(url)}: its driver is not installed ({exc}). "
+            "Install it, or change the driver in EARSHOT_DATABASE_URL."
+        ) from None
     if parsed.get_backend_name() == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine
