@@ -12,13 +12,15 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol
 
-from sqlalchemy import and_, func
+from sqlalchemy import and_, func, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
 from monitor.core.config import EarshotSettings
-from monitor.core.db import DatabaseError, make_engine, session_scope
+from monitor.core.db import DatabaseError, make_engine, session_scope, write_session
 from monitor.core.models import Mention, SentimentScore, StageRun, utcnow
 from monitor.model_cli import load_model
 from monitor.source_health import check_sources
@@ -62,8 +64,12 @@ def record_stage(engine: Engine, report: StageReport, started_at: datetime) -> N
         )
 
 
-def _unscored_ids(session: Session, limit: int) -> list[int]:
-    """Mentions whose current version has no score yet, oldest first."""
+def _unscored_ids(session: Session, limit: int, *, claim: bool = False) -> list[int]:
+    """Mentions whose current version has no score yet, oldest first.
+
+    ``claim`` (PostgreSQL) locks the mention rows returned ``FOR UPDATE SKIP LOCKED`` until the transaction
+    ends: a concurrent scorer passes over them and takes the next unscored ones instead.
+    """
     stmt = (
         select(Mention.id)
         .outerjoin(
@@ -77,6 +83,8 @@ def _unscored_ids(session: Session, limit: int) -> list[int]:
         .order_by(col(Mention.id))
         .limit(limit)
     )
+    if claim:
+        stmt = stmt.with_for_update(of=Mention, skip_locked=True)
     return [i for i in session.exec(stmt).all() if i is not None]
 
 
@@ -118,54 +126,145 @@ def _mention_text(session: Session, mention: Mention) -> MentionText:
     )
 
 
-def _store_scores(session: Session, mentions: Sequence[Mention], results: Sequence[Analysis]) -> None:
+def _load_mentions(session: Session, ids: Sequence[int]) -> list[Mention]:
+    return list(session.exec(select(Mention).where(col(Mention.id).in_(ids)).order_by(col(Mention.id))))
+
+
+def _already_scored(session: Session, mentions: Sequence[Mention]) -> set[tuple[int, int]]:
+    """The (mention, version) pairs among ``mentions`` that have a score now, by any model.
+
+    A statement of its own: under READ COMMITTED it sees what other scorers committed after the batch was
+    picked.
+    """
+    stmt = select(SentimentScore.mention_id, SentimentScore.mention_version).where(
+        col(SentimentScore.mention_id).in_([m.id for m in mentions])
+    )
+    wanted = {(m.id, m.version) for m in mentions}
+    return {(mid, ver) for mid, ver in session.exec(stmt).all() if (mid, ver) in wanted}
+
+
+def _insert_score(session: Session, score: SentimentScore) -> bool:
+    """Insert ``score`` unless its (mention, version, model) already has one; False when it had."""
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    stmt = (
+        insert(SentimentScore)
+        .values(**score.model_dump(exclude={"id"}))
+        .on_conflict_do_nothing(index_elements=["mention_id", "mention_version", "model_name"])
+        .returning(col(SentimentScore.id))
+    )
+    return session.connection().execute(stmt).first() is not None
+
+
+@dataclass
+class _BatchOutcome:
+    stored: list[Analysis] = field(default_factory=list)
+    already_scored: int = 0  # picked, but another scorer stored their score first
+
+
+def _store_scores(
+    session: Session, mentions: Sequence[Mention], results: Sequence[Analysis]
+) -> _BatchOutcome:
+    """Store each mention version's score unless another scorer stored one first (never an error)."""
+    outcome = _BatchOutcome()
+    taken = _already_scored(session, mentions)
     for mention, analysis in zip(mentions, results, strict=True):
         res = analysis.sentiment
-        session.add(
-            SentimentScore(
-                mention_id=mention.id or 0,
-                mention_version=mention.version,
-                label=res.label,
-                score=res.score,
-                confidence=res.confidence,
-                probabilities=dict(res.probabilities),
-                label_source=analysis.label_source,
-                text_label=analysis.text_only.label,
-                text_score=analysis.text_only.score,
-                lang=res.lang,
-                model_name=res.model_name,
-                model_version=res.model_version,
-                urgency=analysis.urgency.level,
-                urgency_reasons=[asdict(r) for r in analysis.urgency.reasons],
-                aspects=[a.to_dict() for a in analysis.aspects],
-            )
+        score = SentimentScore(
+            mention_id=mention.id or 0,
+            mention_version=mention.version,
+            label=res.label,
+            score=res.score,
+            confidence=res.confidence,
+            probabilities=dict(res.probabilities),
+            label_source=analysis.label_source,
+            text_label=analysis.text_only.label,
+            text_score=analysis.text_only.score,
+            lang=res.lang,
+            model_name=res.model_name,
+            model_version=res.model_version,
+            urgency=analysis.urgency.level,
+            urgency_reasons=[asdict(r) for r in analysis.urgency.reasons],
+            aspects=[a.to_dict() for a in analysis.aspects],
         )
+        if (mention.id, mention.version) in taken or not _insert_score(session, score):
+            outcome.already_scored += 1
+            continue
+        outcome.stored.append(analysis)
         if mention.lang is None and res.lang != "other":
-            mention.lang = res.lang
-            session.add(mention)
+            # A statement, not the ORM: on SQLite ``mention`` was read in an earlier, closed session.
+            session.connection().execute(
+                update(Mention)
+                .where(col(Mention.id) == mention.id, col(Mention.lang).is_(None))
+                .values(lang=res.lang)
+            )
+    return outcome
+
+
+def _score_batch(engine: Engine, scorer: TextScorer, batch_size: int) -> _BatchOutcome | None:
+    """Claim, score and store one batch; None when no unclaimed mention version is left unscored."""
+    if engine.dialect.name == "postgresql":
+        with session_scope(engine) as s:
+            ids = _unscored_ids(s, batch_size, claim=True)
+            if not ids:
+                return None
+            loaded = _load_mentions(s, ids)
+            taken = _already_scored(s, loaded)  # stored by a scorer that committed while we picked
+            mentions = [m for m in loaded if (m.id, m.version) not in taken]
+            results = scorer.analyze([_mention_text(s, m) for m in mentions]) if mentions else []
+            outcome = _store_scores(s, mentions, results)
+            outcome.already_scored += len(loaded) - len(mentions)
+            return outcome
+    with session_scope(engine) as s:
+        ids = _unscored_ids(s, batch_size)
+        if not ids:
+            return None
+        mentions = _load_mentions(s, ids)
+        texts = [_mention_text(s, m) for m in mentions]
+    results = scorer.analyze(texts)
+    with write_session(engine) as s:
+        return _store_scores(s, mentions, results)
 
 
 def score_pending(engine: Engine, scorer: TextScorer, batch_size: int = 64) -> StageReport:
     """Score every mention version that has no score, committing batch by batch.
 
     A crash loses at most the batch in flight; the next pass picks up exactly what is left.
+
+    Several scorers may run at once (two ``earshot score``, or ``score`` beside ``run``); they share the
+    work and each mention version gets exactly one score. Why this design, and not a claims table:
+
+    * Every score is inserted with ``ON CONFLICT DO NOTHING`` on its unique key, after re-reading which
+      versions got a score meanwhile, so losing a race costs only the duplicate rows, never an
+      ``IntegrityError`` that throws away the rest of the pass. Those are counted as ``already_scored``.
+    * PostgreSQL: the batch is picked ``FOR UPDATE SKIP LOCKED`` in the transaction that writes its scores,
+      so a second scorer takes the next rows instead of repeating the work, and a killed scorer's rows are
+      free the moment its connection drops (no lease to expire, no schema change). The cost: a crawl
+      updating one of those mentions waits for the batch to commit (seconds), and a mention a crawl holds
+      locked is left for the next pass.
+    * SQLite has no row locks: the batch is read and scored outside any transaction and stored in a short
+      ``BEGIN IMMEDIATE`` one, which never holds the database's single write lock during scoring (a crawl
+      or a click in Slack would wait for the model). Concurrent scorers there may score the same batch
+      twice, and the second simply stores nothing.
     """
     report = StageReport(
         "score",
-        {"scored": 0, "batches": 0, "negative": 0, "neutral": 0, "positive": 0, "elevated": 0, "critical": 0},
+        {
+            "scored": 0,
+            "already_scored": 0,
+            "batches": 0,
+            "negative": 0,
+            "neutral": 0,
+            "positive": 0,
+            "elevated": 0,
+            "critical": 0,
+        },
     )
     started = utcnow()
-    while True:
-        with session_scope(engine) as s:
-            ids = _unscored_ids(s, batch_size)
-            if not ids:
-                break
-            mentions = list(s.exec(select(Mention).where(col(Mention.id).in_(ids)).order_by(col(Mention.id))))
-            results = scorer.analyze([_mention_text(s, m) for m in mentions])
-            _store_scores(s, mentions, results)
-        report.counts["scored"] += len(results)
+    while (outcome := _score_batch(engine, scorer, batch_size)) is not None:
+        report.counts["scored"] += len(outcome.stored)
+        report.counts["already_scored"] += outcome.already_scored
         report.counts["batches"] += 1
-        for r in results:
+        for r in outcome.stored:
             report.counts[r.sentiment.label] = report.counts.get(r.sentiment.label, 0) + 1
             if r.urgency.level != "none":
                 report.counts[r.urgency.level] += 1
