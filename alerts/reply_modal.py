@@ -3,7 +3,8 @@
 Slack rejects a whole view (``invalid_arguments``) when one field breaks a Block Kit limit, and the click's
 trigger id is gone three seconds later, so every piece here is cut to the documented limits up front: the
 title, submit and close labels (24 characters), the input's ``initial_value`` (never longer than its
-``max_length``), context texts (3,000) and ``private_metadata`` (3,000). Untrusted text (the review, past
+``max_length`` as Slack counts it: UTF-16 code units, so an emoji is two), context texts (3,000) and
+``private_metadata`` (3,000). Untrusted text (the review, past
 replies) is cleaned and escaped like alert messages (:mod:`alerts.escaping`) so it cannot ping or link.
 """
 
@@ -24,6 +25,7 @@ __all__ = [
     "INPUT_MAX_CHARS",
     "MAX_SIMILAR",
     "ModalLimits",
+    "fit_utf16",
     "reply_input_limit",
     "reply_modal",
     "source_label",
@@ -73,6 +75,22 @@ def reply_input_limit(source: str) -> int:
     """The input's ``max_length``: the source's reply limit, but never above Slack's 3,000 for an input."""
     limit = reply_limit(source)
     return INPUT_MAX_CHARS if limit is None else max(1, min(INPUT_MAX_CHARS, limit))
+
+
+def fit_utf16(text: str, limit: int) -> str:
+    """The longest prefix of ``text`` of at most ``limit`` UTF-16 code units (Slack's count).
+
+    A Python character outside the Basic Multilingual Plane (most emoji) is two units, a surrogate pair
+    that is never split, because the cut falls between Python characters.
+    """
+    if len(text) * 2 <= limit:
+        return text
+    units = 0
+    for index, char in enumerate(text):
+        units += 2 if ord(char) > 0xFFFF else 1
+        if units > limit:
+            return text[:index]
+    return text
 
 
 def _plain(text: str, limit: int) -> dict[str, Any]:
@@ -133,8 +151,8 @@ def reply_modal(alert: Alert, mention_text: str, source: str, similar: list[Past
     }
     suggested = (alert.suggested_reply or "").strip()
     if suggested:
-        # Slack refuses an initial_value longer than max_length; the input counts characters.
-        reply_input["initial_value"] = suggested[:max_length]
+        # Slack refuses an initial_value longer than max_length, counted in UTF-16 code units.
+        reply_input["initial_value"] = fit_utf16(suggested, max_length)
     blocks: list[dict[str, Any]] = [
         {
             "type": "context",

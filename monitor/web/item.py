@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 from urllib.parse import urlsplit
 
 from sqlalchemy.engine import Engine
@@ -32,7 +32,25 @@ from monitor.core.models import (
 )
 from monitor.web.queries import aware
 
-__all__ = ["HistoryEntry", "ItemView", "load_item", "safe_url"]
+__all__ = ["HistoryEntry", "ItemView", "load_item", "mention_exists", "safe_url"]
+
+# The largest id a mentions.id column holds: PostgreSQL's integer is 32-bit, SQLite's 64-bit.
+_MAX_ID_POSTGRES: Final = 2**31 - 1
+_MAX_ID_OTHER: Final = 2**63 - 1
+
+
+def _storable_id(engine: Engine, mention_id: int) -> bool:
+    """Whether the database could hold ``mention_id``; a URL's id outside that would fail to bind (500)."""
+    top = _MAX_ID_POSTGRES if engine.dialect.name == "postgresql" else _MAX_ID_OTHER
+    return 1 <= mention_id <= top
+
+
+def mention_exists(engine: Engine, mention_id: int) -> bool:
+    """Whether there is a mention ``mention_id`` (any int from a URL, however large or negative)."""
+    if not _storable_id(engine, mention_id):
+        return False
+    with Session(engine) as session:
+        return session.get(Mention, mention_id) is not None
 
 
 def safe_url(url: str | None) -> str | None:
@@ -150,6 +168,8 @@ def _history(
 
 def load_item(engine: Engine, settings: EarshotSettings, mention_id: int) -> ItemView | None:
     """The item page's data, or None when there is no such mention."""
+    if not _storable_id(engine, mention_id):
+        return None
     with Session(engine) as session:
         mention = session.get(Mention, mention_id)
         if mention is None:

@@ -204,8 +204,21 @@ def _when_expr() -> ColumnElement[Any]:
     return func.coalesce(col(Mention.created_at), col(Mention.first_seen_at))
 
 
-def _local_midnight(day: date, zone: ZoneInfo) -> datetime:
-    return datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
+def _local_midnight(day: date, zone: ZoneInfo) -> datetime | None:
+    """The UTC moment ``day`` starts in ``zone``; None when that lies outside what a datetime can hold.
+
+    Only the calendar's ends overflow (0001-01-01 east of UTC is still year 0 there), and a bound beyond
+    them excludes no stored moment, so None means "no bound" rather than an error for the user.
+    """
+    try:
+        return datetime.combine(day, time(0), tzinfo=zone).astimezone(UTC)
+    except OverflowError:
+        return None
+
+
+def _day_after(day: date) -> date | None:
+    """The next day, or None after 9999-12-31 (the last day a date can be: nothing is later)."""
+    return day + timedelta(days=1) if day < date.max else None
 
 
 def _like_pattern(text: str) -> str:
@@ -301,10 +314,13 @@ def _statement(session: Session, filters: Filters, timezone: str, *, ids_only: b
     if filters.status or filters.assignee:
         conditions.append(_alert_condition(filters))
     zone = ZoneInfo(timezone)
-    if filters.date_from:
-        conditions.append(when >= _local_midnight(filters.date_from, zone))
-    if filters.date_to:
-        conditions.append(when < _local_midnight(filters.date_to + timedelta(days=1), zone))
+    start = _local_midnight(filters.date_from, zone) if filters.date_from else None
+    if start is not None:
+        conditions.append(when >= start)
+    end_day = _day_after(filters.date_to) if filters.date_to else None
+    end = _local_midnight(end_day, zone) if end_day else None
+    if end is not None:
+        conditions.append(when < end)
     if filters.q:
         pattern = _like_pattern(filters.q.lower())
         conditions.append(

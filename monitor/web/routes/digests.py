@@ -1,7 +1,8 @@
 """The digest pages: ``GET /digests`` lists the saved weekly reports, ``GET /digests/{slug}/{week}`` serves one.
 
 A report is served with its own Content-Security-Policy (inline styles and ``data:`` images, no scripts),
-which the guard leaves in place.
+which the guard leaves in place. A URL the file system cannot even look up (a name too long) or a report
+that cannot be read is answered like a report that was never made: 404.
 """
 
 from __future__ import annotations
@@ -28,9 +29,13 @@ def digests(request: Request, web: WebDep, session: SessionDep, settings: Settin
 def digest_page(
     request: Request, slug: str, week: str, web: WebDep, session: SessionDep, settings: SettingsDep
 ) -> Response:
-    path = digest_file(settings, slug, week)
-    if path is None:
+    try:
+        path = digest_file(settings, slug, week)
+        report = path.read_text(encoding="utf-8") if path is not None else None
+    except OSError:
+        report = None
+    if report is None:
         return web.error_page(request, session, 404, "No such digest", "That report has not been made.")
-    response = HTMLResponse(path.read_text(encoding="utf-8"))
+    response = HTMLResponse(report)
     response.headers["Content-Security-Policy"] = REPORT_CSP
     return response

@@ -1,14 +1,18 @@
 """``GET /export.csv`` and ``GET /export.json``: the inbox's filtered mentions, every page, streamed.
 
 Why streamed: an export may cover every mention ever stored, so rows go out a database batch at a time
-and never sit in memory together. CSV cells a spreadsheet would run as a formula are made text.
+and never sit in memory together. The query runs and its first row is read before the response starts,
+so a failing query is an error status, never a 200 with a cut-off file. CSV cells a spreadsheet would
+run as a formula are made text.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
+import unicodedata
 from collections.abc import Iterator
 from typing import Any, Final
 
@@ -18,7 +22,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from monitor.web.deps import EngineDep, SettingsDep, WebDep
 from monitor.web.queries import FilterError, InboxRow, filtered_rows, parse_filters
 
-__all__ = ["router"]
+__all__ = ["csv_cell", "router"]
 
 router = APIRouter()
 
@@ -46,9 +50,23 @@ _CSV_FIELDS: Final = (
 )
 
 
-def _csv_cell(value: Any) -> Any:
-    """A CSV cell that a spreadsheet shows as text: user text starting = + - @ (a formula) gets a ``'``."""
-    if isinstance(value, str) and value.startswith(_CSV_FORMULA_START):
+def _is_blank(ch: str) -> bool:
+    """Whitespace or an invisible character (control, format: zero-width space, BOM) a spreadsheet skips."""
+    return ch.isspace() or unicodedata.category(ch) in ("Cc", "Cf")
+
+
+def csv_cell(value: Any) -> Any:
+    """A CSV cell that a spreadsheet shows as text: user text starting = + - @ (a formula) gets a ``'``.
+
+    Leading whitespace and invisible characters do not hide a formula (spreadsheets skip them), so the
+    first visible character is what counts; text starting with a tab or carriage return is quoted too.
+    """
+    if not isinstance(value, str):
+        return value
+    start = 0
+    while start < len(value) and _is_blank(value[start]):
+        start += 1
+    if value.startswith(_CSV_FORMULA_START) or value.startswith(_CSV_FORMULA_START, start):
         return "'" + value
     return value
 
@@ -64,7 +82,7 @@ def _csv_lines(rows: Iterator[InboxRow]) -> Iterator[str]:
         buffer.truncate()
         record = row.to_dict()
         record["sentiment"] = row.label
-        writer.writerow([_csv_cell(record.get(name)) for name in _CSV_FIELDS])
+        writer.writerow([csv_cell(record.get(name)) for name in _CSV_FIELDS])
         yield buffer.getvalue()
 
 
@@ -84,6 +102,10 @@ def _export(request: Request, web: WebDep, settings: SettingsDep, engine: Engine
     except FilterError as exc:
         return JSONResponse({"error": str(exc)}, status_code=400)
     rows = filtered_rows(engine, filters, settings.digest.timezone)
+    # Run the query now: an error raised here is a 500 before any byte went out.
+    first = next(rows, None)
+    if first is not None:
+        rows = itertools.chain((first,), rows)
     stamp = web.clock().strftime("%Y%m%d-%H%M")
     if kind == "csv":
         body, media = _csv_lines(rows), "text/csv; charset=utf-8"

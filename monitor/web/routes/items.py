@@ -2,7 +2,9 @@
 
 Actions reuse :mod:`alerts.actions`, so a click here and a click in Slack change an alert the same way;
 each answers 303 back to the item with a flash message, and the alert's Slack message is re-rendered after
-the response (best effort, :meth:`~monitor.web.context.WebContext.sync_slack`).
+the response (best effort, :meth:`~monitor.web.context.WebContext.sync_slack`). An id with no mention
+behind it (unknown, zero, negative, or too large for the database) answers 404 on the page and on every
+action, before the database is asked anything else.
 """
 
 from __future__ import annotations
@@ -12,17 +14,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, Form, Request
 from fastapi.responses import HTMLResponse, Response
-from sqlmodel import Session as DbSession
 
 from alerts.action_ids import SENTIMENT_LABELS
 from alerts.alert_state import ActionError, assign, correct_sentiment, mark_handled, reopen
 from alerts.reply_actions import reply_to_item
 from monitor.core.corrections import CorrectionError, record_correction
 from monitor.core.db import write_session
-from monitor.core.models import Mention
 from monitor.web.context import WebContext
 from monitor.web.deps import CsrfChecked, CurrentUser, EngineDep, SessionDep, SettingsDep, WebDep
-from monitor.web.item import load_item
+from monitor.web.item import load_item, mention_exists
 
 __all__ = ["router"]
 
@@ -34,13 +34,17 @@ def recorded_as(user: str) -> str:
     return f"web:{user}"
 
 
+def _no_such_item(web: WebContext, request: Request, session: SessionDep, mention_id: int) -> Response:
+    return web.error_page(request, session, 404, "No such item", f"There is no mention {mention_id}.")
+
+
 @router.get("", response_class=HTMLResponse)
 def item_page(
     request: Request, mention_id: int, web: WebDep, session: SessionDep, settings: SettingsDep
 ) -> Response:
     item = load_item(web.engine, settings, mention_id)
     if item is None:
-        return web.error_page(request, session, 404, "No such item", f"There is no mention {mention_id}.")
+        return _no_such_item(web, request, session, mention_id)
     return web.render(request, session, "item.html", item=item, sentiments=SENTIMENT_LABELS)
 
 
@@ -65,8 +69,18 @@ def _change_alert(
 
 @router.post("/handle")
 def handle(
-    mention_id: int, _: CsrfChecked, web: WebDep, engine: EngineDep, user: CurrentUser, tasks: BackgroundTasks
+    request: Request,
+    mention_id: int,
+    _: CsrfChecked,
+    web: WebDep,
+    session: SessionDep,
+    engine: EngineDep,
+    user: CurrentUser,
+    tasks: BackgroundTasks,
 ) -> Response:
+    if not mention_exists(engine, mention_id):
+        return _no_such_item(web, request, session, mention_id)
+
     def change(alert_id: int, who: str) -> bool:
         return mark_handled(engine, alert_id, who, web.clock())
 
@@ -75,8 +89,18 @@ def handle(
 
 @router.post("/reopen")
 def reopen_item(
-    mention_id: int, _: CsrfChecked, web: WebDep, engine: EngineDep, user: CurrentUser, tasks: BackgroundTasks
+    request: Request,
+    mention_id: int,
+    _: CsrfChecked,
+    web: WebDep,
+    session: SessionDep,
+    engine: EngineDep,
+    user: CurrentUser,
+    tasks: BackgroundTasks,
 ) -> Response:
+    if not mention_exists(engine, mention_id):
+        return _no_such_item(web, request, session, mention_id)
+
     def change(alert_id: int, who: str) -> bool:
         return reopen(engine, alert_id, who)
 
@@ -85,14 +109,18 @@ def reopen_item(
 
 @router.post("/assign")
 def assign_item(
+    request: Request,
     mention_id: int,
     _: CsrfChecked,
     web: WebDep,
+    session: SessionDep,
     engine: EngineDep,
     user: CurrentUser,
     tasks: BackgroundTasks,
     assignee: Annotated[str, Form()] = "",
 ) -> Response:
+    if not mention_exists(engine, mention_id):
+        return _no_such_item(web, request, session, mention_id)
     assigned = "".join(ch for ch in assignee if ch.isprintable()).strip()[:200] or None
 
     def change(alert_id: int, who: str) -> bool:
@@ -104,14 +132,18 @@ def assign_item(
 
 @router.post("/correct")
 def correct(
+    request: Request,
     mention_id: int,
     _: CsrfChecked,
     web: WebDep,
+    session: SessionDep,
     engine: EngineDep,
     user: CurrentUser,
     tasks: BackgroundTasks,
     label: Annotated[str, Form()] = "",
 ) -> Response:
+    if not mention_exists(engine, mention_id):
+        return _no_such_item(web, request, session, mention_id)
     if label not in SENTIMENT_LABELS:
         return web.back_to_item(mention_id, f"Pick one of: {', '.join(SENTIMENT_LABELS)}.", "error")
     who = recorded_as(user)
@@ -141,9 +173,8 @@ def reply(
     tasks: BackgroundTasks,
     text: Annotated[str, Form()] = "",
 ) -> Response:
-    with DbSession(engine) as db:
-        if db.get(Mention, mention_id) is None:
-            return web.error_page(request, session, 404, "No such item", f"There is no mention {mention_id}.")
+    if not mention_exists(engine, mention_id):
+        return _no_such_item(web, request, session, mention_id)
     alert = web.main_alert(mention_id)
     alert_id = alert.id if alert is not None else None
     try:
