@@ -306,3 +306,29 @@ class Checkpoint(SQLModel, table=True):
     name: str = Field(unique=True, max_length=128)
     value: int = 0
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class WebSession(SQLModel, table=True):
+    """A signed-in web session; the cookie carries its ``sid``, and deleting the row (logout) ends it at
+    once, even for a copy of the cookie taken before."""
+
+    __tablename__ = "web_sessions"
+
+    id: int | None = Field(default=None, primary_key=True)
+    sid: str = Field(unique=True, max_length=64)
+    username: str = Field(max_length=200)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime, index=True)
+
+
+class LoginThrottle(SQLModel, table=True):
+    """Failed sign-ins of one account (``user:<name>``, ``token``) or client address (``addr:<ip>``),
+    and until when further attempts from it are refused."""
+
+    __tablename__ = "login_throttle"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(unique=True, max_length=255)
+    failures: int = 0
+    last_failure: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    locked_until: datetime | None = Field(default=None, sa_type=UTCDateTime)

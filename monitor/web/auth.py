@@ -1,9 +1,11 @@
 """Sign-in for the web pages: scrypt password hashes, the shared token, and signed session cookies.
 
-Why signed cookies and no session table: the web app must work on a fresh database and beside the
-scheduler without another migration, and a session holds only who signed in, until when, and a random
-id the CSRF token is derived from. The cookie is ``<base64url JSON>.<hex HMAC-SHA256>`` under a key
-from ``web.session_secret`` or a random key kept in ``data_dir/web-session.key`` (created 0600).
+The cookie is ``<base64url JSON>.<hex HMAC-SHA256>`` under a key from ``web.session_secret`` or a random
+key kept in ``data_dir/web-session.key`` (created 0600); it holds who signed in, until when, and a random
+session id the CSRF token is derived from. A signed-in session's id is also kept in ``web_sessions``
+(:func:`remember_session`): the guard lets in only a session still there, so logout (:func:`forget_session`)
+ends it at once, even for a copy of the cookie taken before. The anonymous session of the sign-in form is
+not stored (anyone can make one), and needs no ending.
 """
 
 from __future__ import annotations
@@ -21,18 +23,27 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Final
 
+from sqlalchemy import delete
+from sqlalchemy.engine import Engine
+from sqlmodel import Session as DbSession
+from sqlmodel import col, select
+
 from monitor.core.config import EarshotSettings
+from monitor.core.models import WebSession
 
 __all__ = [
     "SESSION_COOKIE",
     "Session",
     "WebConfigError",
     "authenticate",
+    "forget_session",
     "hash_password",
     "load_session_key",
     "new_session",
     "read_payload",
     "read_session",
+    "remember_session",
+    "session_is_live",
     "sign_payload",
     "sign_session",
     "verify_password",
@@ -187,6 +198,30 @@ def read_session(value: str | None, key: bytes, now: datetime) -> Session | None
     if expires <= now:
         return None
     return Session(sid, user, expires)
+
+
+def remember_session(engine: Engine, session: Session, now: datetime) -> None:
+    """Keep a signed-in session server-side (and drop the rows of sessions that have expired)."""
+    if session.user is None:
+        raise ValueError("only a signed-in session is kept")
+    with DbSession(engine) as db:
+        db.execute(delete(WebSession).where(col(WebSession.expires_at) <= now))
+        db.add(WebSession(sid=session.sid, username=session.user, created_at=now, expires_at=session.expires))
+        db.commit()
+
+
+def session_is_live(engine: Engine, session: Session) -> bool:
+    """Whether a signed-in session is still kept (not logged out); its expiry is the cookie's to check."""
+    with DbSession(engine) as db:
+        row = db.exec(select(WebSession).where(WebSession.sid == session.sid)).first()
+        return row is not None and row.username == session.user
+
+
+def forget_session(engine: Engine, sid: str) -> None:
+    """End a session: its cookie, and every copy of it, no longer signs anyone in."""
+    with DbSession(engine) as db:
+        db.execute(delete(WebSession).where(col(WebSession.sid) == sid))
+        db.commit()
 
 
 def load_session_key(settings: EarshotSettings) -> bytes:

@@ -42,6 +42,7 @@ from monitor.web.auth import (
     sign_payload,
     sign_session,
 )
+from monitor.web.throttle import LoginThrottle
 
 __all__ = ["FLASH_COOKIE", "HERE", "Clock", "SenderFactory", "SlackContext", "WebContext"]
 
@@ -98,6 +99,7 @@ class WebContext:
         self._sender: AlertSender | None = None
         self._sender_lock = threading.Lock()
         self.key = load_session_key(settings)
+        self.throttle = LoginThrottle(engine, clock)
         self.has_token = has_token
         self.has_users = bool(web.users)
         self.public_paths = frozenset(("/login", "/healthz", *public_paths))

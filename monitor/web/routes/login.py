@@ -2,18 +2,23 @@
 
 The sign-in page is public, so it is also where a visitor first gets a session (anonymous, for the form's
 CSRF token); signing in replaces it with a new one, so a session id planted before sign-in is worthless.
+Wrong guesses are throttled per account and per client address (:mod:`monitor.web.throttle`): during a
+lockout every attempt, the right one too, gets 429 with ``Retry-After``. Logout deletes the session
+server-side, so a copy of the cookie stops working too.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from monitor.web.auth import SESSION_COOKIE, authenticate, new_session
+from monitor.web.auth import SESSION_COOKIE, authenticate, forget_session, new_session, remember_session
 from monitor.web.deps import CsrfChecked, SessionDep, SettingsDep, WebDep
+from monitor.web.throttle import Refusal, account_key, address_key
 
 __all__ = ["router"]
 
@@ -74,18 +79,47 @@ def login(
     token: Annotated[str, Form()] = "",
     next: Annotated[str, Form()] = "/inbox",
 ) -> Response:
+    account = account_key(username.strip(), token.strip())
+    address = address_key(request.client.host if request.client else None)
+    refusal = web.throttle.begin((account, address))
+    if refusal is not None:
+        log.warning("web sign-in refused (locked out) for %r from %s", account[:64], address)
+        return _locked_out(request, web, session, next, refusal)
     user = authenticate(settings, username.strip(), password, token.strip())
     if user is None:
         log.info("failed web sign-in for %r", username[:64])
         return _login_page(request, web, session, next, 401, "Wrong user name, password or token.")
+    web.throttle.succeeded(account, address)
     log.info("web sign-in: %s", user)
     response = RedirectResponse(_safe_next(next), status_code=303)
-    web.set_session(response, new_session(user, web.clock(), settings.web.session_hours))
+    signed_in = new_session(user, web.clock(), settings.web.session_hours)
+    remember_session(web.engine, signed_in, web.clock())
+    web.set_session(response, signed_in)
+    return response
+
+
+def _locked_out(
+    request: Request, web: WebDep, session: SessionDep, next_url: str, refusal: Refusal
+) -> Response:
+    """429 with ``Retry-After`` and the sign-in page saying when to try again."""
+    wait = (
+        f"{math.ceil(refusal.retry_after / 60)} min"
+        if refusal.retry_after >= 60
+        else f"{refusal.retry_after} s"
+    )
+    message = (
+        f"Too many failed sign-ins. Try again in {wait}. "
+        f"/ Zbyt wiele nieudanych prób logowania. Spróbuj ponownie za {wait}."
+    )
+    response = _login_page(request, web, session, next_url, 429, message)
+    response.headers["Retry-After"] = str(refusal.retry_after)
     return response
 
 
 @router.post("/logout")
-def logout(_: CsrfChecked, web: WebDep) -> Response:
+def logout(_: CsrfChecked, web: WebDep, session: SessionDep) -> Response:
+    if session is not None:
+        forget_session(web.engine, session.sid)
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(SESSION_COOKIE, path="/", secure=web.secure, httponly=True, samesite="lax")
     return response

@@ -31,7 +31,7 @@ from monitor.core.models import Alert, Mention, SentimentScore
 from monitor.core.timeutil import as_utc
 from tests.monitor.core.schema_helpers import all_rows, build_at, load_fixture, schema_diffs
 
-REVISIONS = ["0001", "0002", "0003", "0004"]
+REVISIONS = ["0001", "0002", "0003", "0004", "0005"]
 ROOT = Path(__file__).resolve().parents[3]
 
 
@@ -62,7 +62,7 @@ def test_a_fresh_database_is_created_and_stamped_in_one_step(db_url: str) -> Non
         assert current_revision(conn) == head_revision()
     assert schema_diffs(engine) == []
     change = ensure_schema(engine)  # the next open finds it current
-    assert (change.action, change.describe()) == ("current", "schema is current (revision 0004)")
+    assert (change.action, change.describe()) == ("current", "schema is current (revision 0005)")
     engine.dispose()
 
 
@@ -81,7 +81,9 @@ def test_a_database_of_a_released_earshot_upgrades_to_head_without_losing_a_row(
     with engine.connect() as conn:
         assert current_revision(conn) == head_revision()
     assert schema_diffs(engine) == []
-    assert all_rows(engine) == rows
+    after = all_rows(engine)
+    assert after.pop("web_sessions") == [] and after.pop("login_throttle") == []  # new in 0005
+    assert after == rows
 
     with Session(engine) as s:  # the ORM reads them, with aware UTC moments
         alerts = s.exec(select(Alert).order_by(Alert.id)).all()  # type: ignore[arg-type]
@@ -104,7 +106,7 @@ def test_an_adopted_v01_database_gets_what_its_hand_written_upgrades_left_out(db
     loose = schema_diffs(engine)
     assert loose, "the hand-written upgrades left nullable counters and missing indexes"
     change = ensure_schema(engine)
-    assert (change.action, change.before, change.applied) == ("adopted", "0004", ())
+    assert (change.action, change.before, change.applied) == ("adopted", "0004", ("0005",))
     assert schema_diffs(engine) == []
     indexes = {ix["name"] for ix in inspect(engine).get_indexes("sentiment_scores")}
     assert "ix_sentiment_scores_urgency" in indexes
@@ -153,10 +155,10 @@ def test_a_versioned_older_database_is_upgraded_revision_by_revision(db_url: str
     assert (change.action, change.before, change.after, change.applied) == (
         "upgraded",
         "0001",
-        "0004",
-        ("0002", "0003", "0004"),
+        "0005",
+        ("0002", "0003", "0004", "0005"),
     )
-    assert change.describe() == "schema upgraded from revision 0001 to 0004 (ran 0002, 0003, 0004)"
+    assert change.describe() == "schema upgraded from revision 0001 to 0005 (ran 0002, 0003, 0004, 0005)"
     assert schema_diffs(engine) == []
     with Session(engine) as s:
         alert = s.exec(select(Alert)).one()
@@ -243,7 +245,9 @@ def test_processes_upgrading_a_released_database_at_the_same_moment_upgrade_it_o
     assert [r.returncode for r in racers] == [0, 0], [err for _out, err in results]
     assert sorted(out.strip() for out, _err in results) == ["adopted", "current"]
     assert schema_diffs(engine) == []
-    assert all_rows(engine) == rows
+    after = all_rows(engine)
+    assert after.pop("web_sessions") == [] and after.pop("login_throttle") == []  # new in 0005
+    assert after == rows
     engine.dispose()
 
 
@@ -271,7 +275,7 @@ def test_earshot_db_upgrade_says_what_it_did(
     monkeypatch.setenv("EARSHOT_DATABASE_URL", url)
     assert main(["db", "upgrade"]) == 0
     assert capsys.readouterr().out == (
-        f"database {url}: schema upgraded from revision 0002 to 0004 (ran 0003, 0004)\n"
+        f"database {url}: schema upgraded from revision 0002 to 0005 (ran 0003, 0004, 0005)\n"
     )
     assert main(["db", "upgrade"]) == 0
-    assert capsys.readouterr().out == f"database {url}: schema is current (revision 0004)\n"
+    assert capsys.readouterr().out == f"database {url}: schema is current (revision 0005)\n"
