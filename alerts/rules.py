@@ -17,10 +17,10 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Final, Literal
 
-from alerts.keywords import KeywordMatcher, compile_keywords
 from monitor.core.alert_settings import AlertRule, AlertSettings
 from monitor.core.config import EarshotSettings
 from sentiment.apology import is_complaint
+from sentiment.keywords import KeywordMatcher, compile_keywords
 
 __all__ = [
     "AlertDecision",

@@ -89,7 +89,11 @@ class Target(Section):
         default_factory=list, description="Trustpilot business unit ids read by `trustpilot`."
     )
     subreddits: list[str] = Field(
-        default_factory=list, description="Limit `reddit` keyword search to these subreddits (empty = all)."
+        default_factory=list,
+        description=(
+            "Limit `reddit` keyword search to these subreddits (empty = all); their new comments are "
+            "read too when sources.reddit.comment_pages > 0."
+        ),
     )
     hashtags: list[str] = Field(
         default_factory=list, description="Hashtags (without #) whose timelines `mastodon` reads."

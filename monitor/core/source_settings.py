@@ -144,6 +144,16 @@ class RedditSettings(SourceSettings):
     user_agent: str = Field(
         "earshot/0.1 (brand monitoring)", description="Reddit requires a descriptive User-Agent."
     )
+    comment_pages: int = Field(
+        0,
+        ge=0,
+        le=10,
+        description=(
+            "Pages (100 comments each) of `/r/{sub}/comments` read per run for each of a target's "
+            "subreddits, newest first down to the last run's newest comment; only comments matching the "
+            "target's keywords are kept (search finds posts only). 0 = comments are not read."
+        ),
+    )
 
 
 class MastodonSettings(SourceSettings):

@@ -1,17 +1,25 @@
-"""Reddit posts and comments that mention a target's keywords, from Reddit's OAuth search API.
+"""Reddit posts and comments that mention a target's keywords, from Reddit's OAuth API.
 
 Access is app-only OAuth: one ``POST {auth_url}/api/v1/access_token`` per run (HTTP basic
 ``client_id:client_secret``, ``grant_type=client_credentials``), sent with the first scope's requests
 while the other scopes wait, so refused credentials cost one request. Then each scope (one keyword of one
 target, or one keyword in one of the target's ``subreddits``) is read with
 ``GET {base_url}/search?q=...&sort=new&type=link,comment&limit=100`` (``/r/{sub}/search?restrict_sr=1``),
-paging with ``after``.
+paging with ``after``. Reddit's search finds posts only, and most complaints are written in comments, so
+with ``sources.reddit.comment_pages`` above 0 each of a target's ``subreddits`` is also read with
+``GET {base_url}/r/{sub}/comments?limit=100`` (the subreddit's comments, newest first), paging with
+``after``; a comment is kept when its body matches the target's keywords by the alert rules' matcher
+(:mod:`sentiment.keywords`). Counted as ``earshot/reddit/comments_seen``, ``comments_matched`` and
+``comments_removed`` (``[deleted]``/``[removed]``, skipped).
 
 Incremental: ``sort=new`` lists records newest-created first, and the watermark is the newest
 ``created_utc`` read. Reddit has no "sort by edit time", so a run reads on past the watermark for
 ``EDIT_LOOKBACK`` and stops at the first record created before that: records created after the watermark
 are new, older ones are handed on only when their ``edited`` time is after it (an edit), the rest were
-read before. An edit to a record older than the lookback is not seen.
+read before. An edit to a record older than the lookback is not seen. A comments scope stops at the first
+comment created at or before its watermark, the newest comment *seen* (matching or not) in the last run
+that read it completely; edits to comments already read are not seen, and a first run reads
+``comment_pages`` pages.
 
 Rate limits: every response carries ``X-Ratelimit-Remaining`` and ``X-Ratelimit-Reset`` (seconds to the
 end of Reddit's 10-minute window); :class:`spiders.middlewares.RateLimitHeadersMiddleware` reads them
@@ -33,6 +41,7 @@ from scrapy.exceptions import CloseSpider
 from scrapy.http import Response
 
 from monitor.core.source_settings import RedditSettings, source_env_var
+from sentiment.keywords import KeywordMatcher, compile_keywords
 from spiders.base import ScopeState, SourceError
 from spiders.errors import MalformedResponse
 from spiders.items import InvalidItem, MentionItem, epoch_time
@@ -120,6 +129,52 @@ def thing_times(thing: Any) -> tuple[datetime | None, datetime | None]:
     return epoch_time(data.get("created_utc")), epoch_time(data.get("edited"))
 
 
+@dataclass(frozen=True)
+class Comment:
+    """One comment of a ``/r/{sub}/comments`` listing: what filtering and paging need, and the thing itself."""
+
+    name: str  # the fullname, t1_...
+    created: datetime
+    body: str
+    thing: dict[str, Any]
+
+    @property
+    def removed(self) -> bool:
+        return self.body.strip() in _REMOVED
+
+
+@dataclass(frozen=True)
+class CommentPage:
+    comments: list[Comment]
+    after: str | None
+
+
+def parse_comment_page(body: bytes) -> CommentPage:
+    """A page of ``/r/{sub}/comments`` (a Listing of t1), or MalformedResponse naming the bad child.
+
+    That listing documents comments only, each with ``name``, ``created_utc`` and ``body``; a child without
+    them means the answer is not that listing (or its format changed), and paging on from it would guess.
+    """
+    listing = parse_listing(body)
+    comments = []
+    for index, thing in enumerate(listing.children):
+        if not isinstance(thing, dict) or thing.get("kind") != "t1":
+            kind = thing.get("kind") if isinstance(thing, dict) else type(thing).__name__
+            raise MalformedResponse(SOURCE, f"child {index} is not a comment (kind {str(kind)[:20]!r})")
+        data = thing.get("data")
+        if not isinstance(data, dict):
+            raise MalformedResponse(SOURCE, f"comment {index} has no 'data' object")
+        name, text, created = data.get("name"), data.get("body"), epoch_time(data.get("created_utc"))
+        if not isinstance(name, str) or not name.startswith("t1_"):
+            raise MalformedResponse(SOURCE, f"comment {index} has no t1_ fullname in 'name'")
+        if created is None:
+            raise MalformedResponse(SOURCE, f"comment {index} has no readable 'created_utc'")
+        if not isinstance(text, str):
+            raise MalformedResponse(SOURCE, f"comment {index} has no 'body' text")
+        comments.append(Comment(name, created, text, thing))
+    return CommentPage(comments, listing.after)
+
+
 def _text(kind: str, data: dict[str, Any]) -> Any:
     if kind == "t1":
         return data.get("body")
@@ -205,9 +260,20 @@ class SearchScope(ScopeState):
     afters: set[str] = field(default_factory=set)
 
 
+@dataclass
+class CommentScope(SearchScope):
+    """The new comments of one subreddit that match one target's keywords."""
+
+    matcher: KeywordMatcher = field(default_factory=lambda: compile_keywords(()))
+
+
 def search_scope(target: str, keyword: str, subreddit: str | None) -> str:
     where = f"|r/{subreddit}" if subreddit else ""
     return bounded_id(f"{target}{where}|q={keyword}")
+
+
+def comment_scope(target: str, subreddit: str) -> str:
+    return bounded_id(f"{target}|r/{subreddit}|comments")
 
 
 class RedditSearchSpider(SocialSearchSpider[SearchScope]):
@@ -250,6 +316,15 @@ class RedditSearchSpider(SocialSearchSpider[SearchScope]):
                         keyword=keyword,
                         subreddit=subreddit,
                     )
+            matcher = compile_keywords(target.keywords)
+            if self.api.comment_pages and matcher:
+                for subreddit in dict.fromkeys(s for s in subreddits if s):
+                    yield CommentScope(
+                        scope=comment_scope(target.name, subreddit),
+                        target=target.name,
+                        subreddit=subreddit,
+                        matcher=matcher,
+                    )
 
     # -- requests ------------------------------------------------------------------------------------
 
@@ -277,6 +352,8 @@ class RedditSearchSpider(SocialSearchSpider[SearchScope]):
         )
 
     def search_request(self, state: SearchScope, page: str | None) -> Request | None:
+        if isinstance(state, CommentScope):  # the login flow asks every scope's first page through here
+            return self.comments_request(state, page)
         params: dict[str, Any] = {
             "q": state.keyword,
             "sort": "new",
@@ -295,6 +372,18 @@ class RedditSearchSpider(SocialSearchSpider[SearchScope]):
             f"{self.api.base_url.rstrip('/')}{path}?{urlencode(params, quote_via=quote)}",
             headers={**self._headers(), "Authorization": f"bearer {self.login_token}"},
             callback=self.parse_search,
+        )
+
+    def comments_request(self, state: CommentScope, page: str | None) -> Request | None:
+        params: dict[str, Any] = {"limit": PAGE_LIMIT, "raw_json": 1}
+        if page:
+            params["after"] = page
+        path = f"/r/{quote(state.subreddit or '', safe='')}/comments"
+        return self.scope_request(
+            state,
+            f"{self.api.base_url.rstrip('/')}{path}?{urlencode(params, quote_via=quote)}",
+            headers={**self._headers(), "Authorization": f"bearer {self.login_token}"},
+            callback=self.parse_comments,
         )
 
     # -- callbacks -----------------------------------------------------------------------------------
@@ -322,6 +411,63 @@ class RedditSearchSpider(SocialSearchSpider[SearchScope]):
         if state.finished:
             return
         yield from self.next_search(state, bool(listing.children), listing.after, state.afters)
+
+    def parse_comments(self, response: Response, scope: str) -> Iterator[MentionItem | Request]:
+        """Yield the page's new comments that match the target's keywords; page on to the watermark."""
+        state = self.scopes[scope]
+        assert isinstance(state, CommentScope)
+        page = self.read_page(state, lambda: parse_comment_page(response.body))
+        if page is None:
+            return
+        yield from self.matching_comments(state, page.comments)
+        if state.finished:
+            return
+        yield from self.follow_token(
+            state,
+            page.after if page.comments else None,
+            state.afters,
+            lambda after: self.comments_request(state, after),
+            loop_message="Reddit returned an 'after' it had already returned (paging loop)",
+            at_cap=self.comment_cap_reached,
+        )
+
+    def matching_comments(self, state: CommentScope, comments: list[Comment]) -> Iterator[MentionItem]:
+        """The new comments whose body matches; completes the scope at the first one read before.
+
+        Every new comment seen moves the scope's watermark, matching or not: the next run stops there.
+        """
+        for comment in comments:
+            if not state.is_new(comment.created):
+                self.complete_scope(state)
+                return
+            self.stats_inc(f"earshot/{self.name}/comments_seen")
+            if state.newest is None or comment.created > state.newest:
+                state.newest = comment.created
+            if comment.removed:
+                self.stats_inc(f"earshot/{self.name}/comments_removed")
+                continue
+            if not state.matcher.find(comment.body):
+                continue
+            self.stats_inc(f"earshot/{self.name}/comments_matched")
+            item = self.item_once(state, comment.thing, comment.created)
+            if item is not None:
+                yield self.accept(state, item, comment.created)
+
+    def comment_cap_reached(self, state: SearchScope) -> bool:
+        """End a comments scope at ``comment_pages`` (complete on a first run, else truncate)."""
+        pages = self.api.comment_pages
+        if state.pages < pages:
+            return False
+        if state.watermark is None:
+            self.logger.info("%s: first run read the newest %d pages of comments", state.scope, pages)
+            self.complete_scope(state)
+        else:
+            self.truncate_scope(
+                state,
+                f"more than {pages} pages of new comments since the last run; its watermark stays and the "
+                "next run reads it again (raise sources.reddit.comment_pages to read further)",
+            )
+        return True
 
     def record_to_item(self, state: SearchScope, record: Any) -> MentionItem:
         return thing_to_item(record, scope=state.scope, target=state.target)

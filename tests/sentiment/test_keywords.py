@@ -6,7 +6,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from alerts.keywords import compile_keywords, keyword_pattern
+from sentiment.keywords import compile_keywords, keyword_pattern
 
 
 def found(keyword: str, text: str) -> bool:

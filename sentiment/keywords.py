@@ -1,4 +1,9 @@
-"""Keyword and phrase matching for alert rules that finds Polish (and English) inflected forms.
+"""Keyword and phrase matching that finds Polish (and English) inflected forms.
+
+One matcher for every place that asks "does this text mention the keyword?": the alert rules' ``keywords``
+trigger and the Reddit spider's filter over a subreddit's comments, so a comment is kept exactly when a
+rule with the same keywords would fire on it. Standard library only (plus :mod:`sentiment.textfold`), so
+spiders and alerts import it without the model.
 
 A rule saying ``keywords = ["zwrot", "reklamacja"]`` must fire on "czekam na zwrot**u**" and
 "moja reklamacj**ę** odrzucono", typed with or without Polish diacritics, in any case. How:
