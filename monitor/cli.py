@@ -6,12 +6,13 @@ import argparse
 import contextlib
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from monitor.core.config import EarshotSettings, load_settings
+from monitor.core.config import CONFIG_ENV, EarshotSettings, load_settings
 from monitor.core.db import DatabaseError, make_engine, open_engine, redact_url, session_scope, upgrade_schema
 from monitor.core.settings_base import ConfigError
 from monitor.model_cli import register as register_model
@@ -362,6 +363,35 @@ def cmd_config_show(args: argparse.Namespace, settings: EarshotSettings) -> int:
     return 0
 
 
+def cmd_config_check(args: argparse.Namespace, settings: EarshotSettings) -> int:
+    """Check a config file's syntax and meaning; every problem with its line, exit 2 if there is one."""
+    from monitor.config_check import check_config
+
+    path = args.file or args.config or os.environ.get(CONFIG_ENV)
+    if not path:
+        print(f"earshot: name the file: earshot config check FILE, --config or {CONFIG_ENV}", file=sys.stderr)
+        return 2
+    result = check_config(path)
+    for problem in result.problems:
+        print(problem.render(path))
+    print(result.summary(), file=sys.stderr if result.problems else sys.stdout)
+    return 2 if result.problems else 0
+
+
+def cmd_slack_manifest(args: argparse.Namespace, settings: EarshotSettings) -> int:
+    """Print the Slack app manifest (JSON) to paste into "Create an app → From an app manifest"."""
+    from monitor.slack_manifest import slack_manifest
+
+    if not args.socket_mode and not settings.public_url.startswith("https://"):
+        print(
+            f"earshot: public_url is {settings.public_url}; Slack needs a public https Request URL: set "
+            "EARSHOT_PUBLIC_URL or use --socket-mode",
+            file=sys.stderr,
+        )
+    print(json.dumps(slack_manifest(settings, socket_mode=args.socket_mode), indent=2, ensure_ascii=False))
+    return 0
+
+
 def cmd_db_upgrade(args: argparse.Namespace, settings: EarshotSettings) -> int:
     """Bring the database to the newest schema revision once (every long-running command also does on start)."""
     engine = open_engine(settings.effective_database_url)
@@ -431,6 +461,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", help="bind address (default: slack.interactivity_host, 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default: slack.interactivity_port, 3000)")
     serve.set_defaults(func=cmd_slack_serve)
+    man = slsub.add_parser("manifest", help="print the Slack app manifest (scopes, interactivity URL)")
+    man.add_argument("--socket-mode", action="store_true", help="Socket Mode: no Request URL needed")
+    man.set_defaults(func=cmd_slack_manifest)
 
     d = sub.add_parser("demo", help="crawl → score → alert once against bundled demo data")
     d.add_argument("--data-dir", help="keep the demo database here (default: a fresh temporary folder)")
@@ -442,6 +475,9 @@ def build_parser() -> argparse.ArgumentParser:
     csub.add_parser("show", help="print effective settings (secrets masked)").set_defaults(
         func=cmd_config_show
     )
+    chk = csub.add_parser("check", help="check a config file's syntax and meaning, with line numbers")
+    chk.add_argument("file", nargs="?", help="TOML file (default: --config / $EARSHOT_CONFIG)")
+    chk.set_defaults(func=cmd_config_check)
 
     db = sub.add_parser("db", help="database schema")
     dbsub = db.add_subparsers(dest="db_command", required=True)
