@@ -92,7 +92,7 @@ class Target(Section):
         default_factory=list,
         description=(
             "Limit `reddit` keyword search to these subreddits (empty = all); their new comments are "
-            "read too when sources.reddit.comment_pages > 0."
+            "read too (sources.reddit.comment_pages; 0 turns that off)."
         ),
     )
     hashtags: list[str] = Field(

@@ -145,7 +145,7 @@ class RedditSettings(SourceSettings):
         "earshot/0.1 (brand monitoring)", description="Reddit requires a descriptive User-Agent."
     )
     comment_pages: int = Field(
-        0,
+        2,
         ge=0,
         le=10,
         description=(

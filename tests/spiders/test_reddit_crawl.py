@@ -40,6 +40,7 @@ def reddit_settings(
                 "client_id": CLIENT_ID,
                 "client_secret": secret,
                 "user_agent": UA,
+                "comment_pages": 0,  # these runs are about search; tests/spiders/test_reddit_comments.py reads comments
             }
         },
     )
