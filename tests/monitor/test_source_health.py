@@ -317,6 +317,9 @@ def _make_mention_id_required(engine: Engine) -> None:
     database from before schema versions (as a hand-written upgrade that stopped early left it)."""
     with engine.begin() as conn:
         conn.execute(text("DROP TABLE alembic_version"))
+        # Tables born after schema versions (Alembic 0005 on) never stand in an unversioned database.
+        conn.execute(text("DROP TABLE web_sessions"))
+        conn.execute(text("DROP TABLE login_throttle"))
     if engine.url.get_backend_name() == "postgresql":
         with engine.begin() as conn:
             conn.execute(text("ALTER TABLE alerts ALTER COLUMN mention_id SET NOT NULL"))
