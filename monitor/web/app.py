@@ -33,7 +33,8 @@ from monitor.core.config import EarshotSettings
 from monitor.web.auth import WebConfigError
 from monitor.web.context import HERE, Clock, SenderFactory, SlackContext, WebContext
 from monitor.web.csrf import CsrfError
-from monitor.web.guard import csrf_rejected, require_session
+from monitor.web.deps import UnknownItem
+from monitor.web.guard import csrf_rejected, require_session, unknown_item
 from monitor.web.routes import digests, exports, health, inbox, items, login, slack
 
 __all__ = [
@@ -92,6 +93,7 @@ def create_app(
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     app.middleware("http")(require_session)
     app.add_exception_handler(CsrfError, csrf_rejected)
+    app.add_exception_handler(UnknownItem, unknown_item)
     for router in (health.router, inbox.router, login.router, exports.router, items.router, digests.router):
         app.include_router(router)
     return app

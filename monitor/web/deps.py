@@ -18,14 +18,17 @@ from monitor.core.config import EarshotSettings
 from monitor.web.auth import Session
 from monitor.web.context import SlackContext, WebContext
 from monitor.web.csrf import check_csrf
+from monitor.web.item import mention_exists
 
 __all__ = [
     "CsrfChecked",
     "CurrentUser",
     "EngineDep",
+    "KnownItem",
     "SessionDep",
     "SettingsDep",
     "SlackDep",
+    "UnknownItem",
     "WebDep",
     "request_session",
 ]
@@ -81,3 +84,25 @@ def check_form_csrf(
 
 
 CsrfChecked = Annotated[None, Depends(check_form_csrf)]
+
+
+class UnknownItem(LookupError):
+    """No mention behind an item id; the app answers 404 with its error page (:mod:`monitor.web.guard`)."""
+
+    def __init__(self, mention_id: int) -> None:
+        super().__init__(f"There is no mention {mention_id}.")
+        self.mention_id = mention_id
+
+
+def known_item(mention_id: int, engine: EngineDep) -> int:
+    """The path's item id, refused before the handler runs when no mention stands behind it.
+
+    One check for the page and every action, so none can reach the database with an id that is unknown,
+    zero, negative or too large for its integer column.
+    """
+    if not mention_exists(engine, mention_id):
+        raise UnknownItem(mention_id)
+    return mention_id
+
+
+KnownItem = Annotated[int, Depends(known_item)]

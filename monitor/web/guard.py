@@ -84,3 +84,8 @@ async def csrf_rejected(request: Request, exc: Exception) -> Response:
         "Request refused",
         f"This form cannot be accepted: {exc}. Go back and reload.",
     )
+
+
+async def unknown_item(request: Request, exc: Exception) -> Response:
+    """An item id with no mention behind it, on the page or any action: 404 with the reason."""
+    return get_web(request).error_page(request, request_session(request), 404, "No such item", str(exc))

@@ -30,7 +30,7 @@ from monitor.core.models import (
     SentimentScore,
     TargetRow,
 )
-from monitor.web.queries import aware
+from monitor.core.timeutil import as_utc
 
 __all__ = ["HistoryEntry", "ItemView", "load_item", "mention_exists", "safe_url"]
 
@@ -163,7 +163,7 @@ def _history(
         entries.append(HistoryEntry(c.created_at, "correction", title))
     if mention.reply_text:
         entries.append(HistoryEntry(None, "reply", "Reply shown on the source", mention.reply_text))
-    return sorted(entries, key=lambda e: aware(e.when).timestamp() if e.when else float("inf"))
+    return sorted(entries, key=lambda e: as_utc(e.when).timestamp() if e.when else float("inf"))
 
 
 def load_item(engine: Engine, settings: EarshotSettings, mention_id: int) -> ItemView | None:

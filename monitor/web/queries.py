@@ -25,6 +25,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
 from monitor.core.models import Alert, AlertKind, Mention, SentimentScore, TargetRow
+from monitor.core.timeutil import as_utc
 
 __all__ = [
     "SENTIMENTS",
@@ -182,12 +183,7 @@ class InboxRow:
 
 
 def _iso(moment: datetime | None) -> str | None:
-    return aware(moment).isoformat() if moment is not None else None
-
-
-def aware(moment: datetime) -> datetime:
-    """SQLite hands back naive UTC; every time shown or exported carries its zone."""
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    return as_utc(moment).isoformat() if moment is not None else None
 
 
 @dataclass
@@ -347,7 +343,7 @@ def _row(
     moment = when if isinstance(when, datetime) else mention.created_at or mention.first_seen_at
     return InboxRow(
         id=mention.id,
-        when=aware(moment) if moment is not None else None,
+        when=as_utc(moment) if moment is not None else None,
         source=mention.source,
         target=target,
         author=mention.author,
@@ -364,7 +360,7 @@ def _row(
         status=_status(alert),
         assignee=alert.assignee if alert else None,
         handled_by=alert.handled_by if alert else None,
-        handled_at=aware(alert.handled_at) if alert and alert.handled_at else None,
+        handled_at=as_utc(alert.handled_at) if alert and alert.handled_at else None,
     )
 
 

@@ -21,8 +21,17 @@ from alerts.reply_actions import reply_to_item
 from monitor.core.corrections import CorrectionError, record_correction
 from monitor.core.db import write_session
 from monitor.web.context import WebContext
-from monitor.web.deps import CsrfChecked, CurrentUser, EngineDep, SessionDep, SettingsDep, WebDep
-from monitor.web.item import load_item, mention_exists
+from monitor.web.deps import (
+    CsrfChecked,
+    CurrentUser,
+    EngineDep,
+    KnownItem,
+    SessionDep,
+    SettingsDep,
+    UnknownItem,
+    WebDep,
+)
+from monitor.web.item import load_item
 
 __all__ = ["router"]
 
@@ -34,17 +43,13 @@ def recorded_as(user: str) -> str:
     return f"web:{user}"
 
 
-def _no_such_item(web: WebContext, request: Request, session: SessionDep, mention_id: int) -> Response:
-    return web.error_page(request, session, 404, "No such item", f"There is no mention {mention_id}.")
-
-
 @router.get("", response_class=HTMLResponse)
 def item_page(
-    request: Request, mention_id: int, web: WebDep, session: SessionDep, settings: SettingsDep
+    request: Request, mention_id: KnownItem, web: WebDep, session: SessionDep, settings: SettingsDep
 ) -> Response:
     item = load_item(web.engine, settings, mention_id)
-    if item is None:
-        return _no_such_item(web, request, session, mention_id)
+    if item is None:  # deleted between the check and the read
+        raise UnknownItem(mention_id)
     return web.render(request, session, "item.html", item=item, sentiments=SENTIMENT_LABELS)
 
 
@@ -69,17 +74,13 @@ def _change_alert(
 
 @router.post("/handle")
 def handle(
-    request: Request,
-    mention_id: int,
     _: CsrfChecked,
+    mention_id: KnownItem,
     web: WebDep,
-    session: SessionDep,
     engine: EngineDep,
     user: CurrentUser,
     tasks: BackgroundTasks,
 ) -> Response:
-    if not mention_exists(engine, mention_id):
-        return _no_such_item(web, request, session, mention_id)
 
     def change(alert_id: int, who: str) -> bool:
         return mark_handled(engine, alert_id, who, web.clock())
@@ -89,17 +90,13 @@ def handle(
 
 @router.post("/reopen")
 def reopen_item(
-    request: Request,
-    mention_id: int,
     _: CsrfChecked,
+    mention_id: KnownItem,
     web: WebDep,
-    session: SessionDep,
     engine: EngineDep,
     user: CurrentUser,
     tasks: BackgroundTasks,
 ) -> Response:
-    if not mention_exists(engine, mention_id):
-        return _no_such_item(web, request, session, mention_id)
 
     def change(alert_id: int, who: str) -> bool:
         return reopen(engine, alert_id, who)
@@ -109,18 +106,14 @@ def reopen_item(
 
 @router.post("/assign")
 def assign_item(
-    request: Request,
-    mention_id: int,
     _: CsrfChecked,
+    mention_id: KnownItem,
     web: WebDep,
-    session: SessionDep,
     engine: EngineDep,
     user: CurrentUser,
     tasks: BackgroundTasks,
     assignee: Annotated[str, Form()] = "",
 ) -> Response:
-    if not mention_exists(engine, mention_id):
-        return _no_such_item(web, request, session, mention_id)
     assigned = "".join(ch for ch in assignee if ch.isprintable()).strip()[:200] or None
 
     def change(alert_id: int, who: str) -> bool:
@@ -132,9 +125,8 @@ def assign_item(
 
 @router.post("/correct")
 def correct(
-    request: Request,
-    mention_id: int,
     _: CsrfChecked,
+    mention_id: KnownItem,
     web: WebDep,
     session: SessionDep,
     engine: EngineDep,
@@ -142,8 +134,6 @@ def correct(
     tasks: BackgroundTasks,
     label: Annotated[str, Form()] = "",
 ) -> Response:
-    if not mention_exists(engine, mention_id):
-        return _no_such_item(web, request, session, mention_id)
     if label not in SENTIMENT_LABELS:
         return web.back_to_item(mention_id, f"Pick one of: {', '.join(SENTIMENT_LABELS)}.", "error")
     who = recorded_as(user)
@@ -162,19 +152,15 @@ def correct(
 
 @router.post("/reply")
 def reply(
-    request: Request,
-    mention_id: int,
     _: CsrfChecked,
+    mention_id: KnownItem,
     web: WebDep,
-    session: SessionDep,
     settings: SettingsDep,
     engine: EngineDep,
     user: CurrentUser,
     tasks: BackgroundTasks,
     text: Annotated[str, Form()] = "",
 ) -> Response:
-    if not mention_exists(engine, mention_id):
-        return _no_such_item(web, request, session, mention_id)
     alert = web.main_alert(mention_id)
     alert_id = alert.id if alert is not None else None
     try:
