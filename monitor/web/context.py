@@ -12,7 +12,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urlsplit
@@ -33,6 +33,7 @@ from alerts.slack_errors import SlackError
 from alerts.slack_sender import AlertSender
 from monitor.core.config import EarshotSettings
 from monitor.core.models import Alert, AlertKind
+from monitor.core.timeutil import as_utc
 from monitor.web.auth import (
     SESSION_COOKIE,
     Session,
@@ -120,9 +121,7 @@ class WebContext:
     def _localtime(self, moment: datetime | None) -> str:
         if moment is None:
             return "–"
-        local = (moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment).astimezone(
-            ZoneInfo(self.settings.digest.timezone)
-        )
+        local = as_utc(moment).astimezone(ZoneInfo(self.settings.digest.timezone))
         return local.strftime("%Y-%m-%d %H:%M")
 
     def render(
