@@ -35,7 +35,7 @@ browser:
 
 # The README's test command: lint, format check, types, then the whole suite.
 test: install check
-	$(BIN)/python -m pytest -q --durations=25
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder --durations=25
 
 check: install
 	$(BIN)/ruff check .

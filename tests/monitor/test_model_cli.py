@@ -186,6 +186,7 @@ def test_predict_output_is_stable_and_bad_lines_get_errors(
     assert "1 input line(s)" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # minutes of CPU: scheduled first (tests/conftest.py)
 def test_eval_detectors_on_the_held_out_samples(
     bundled_model_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -14,11 +14,11 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from monitor.core.config import EarshotSettings, Target, load_settings
+from monitor.core.config import EarshotSettings, Target
 from monitor.core.db import make_engine
 from monitor.core.models import CrawlRun, StageRun
 from monitor.demo_source import DemoSource
-from monitor.pipeline import TextScorer, load_scorer
+from monitor.pipeline import TextScorer
 from monitor.scheduler import CRAWL_EXECUTOR, _guarded, build_scheduler
 
 
@@ -27,11 +27,6 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for key in list(os.environ):
         if key.startswith("EARSHOT_"):
             monkeypatch.delenv(key)
-
-
-@pytest.fixture(scope="module")
-def scorer() -> TextScorer:
-    return load_scorer(load_settings())
 
 
 def test_one_crawl_job_per_source_with_work_on_its_own_interval(

@@ -40,6 +40,7 @@ def test_fine_tune_trains_everything_but_word_embeddings(
     assert all(t.dtype == torch.float16 for t in delta.values())
 
 
+@pytest.mark.slow
 @pytest.mark.shared
 def test_resume_on_corrections_exports_a_loadable_model(shared_datasets: Path, tmp_path: Path) -> None:
     """The agents' feedback loop: corrections CSV -> `model train --resume --csv` -> a model folder to run."""

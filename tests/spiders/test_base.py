@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ from tests.spiders.test_google_places_crawl import (
     places_settings,
     served,
 )
+from tests.spiders.test_youtube_crawl import CHANNEL_A, yt_settings
 
 PAGE2_TOKEN = "CiAKGAoUMTExMjIyMzMzLzkwMDEvcGFnZTIQAQ"
 
@@ -107,6 +109,49 @@ def test_a_credential_echoed_in_an_error_body_is_redacted(
     assert result.summary.finish_reason == "auth_failed"
     assert KEY not in result.log and KEY not in json.dumps(result.stats)
     assert "API key not valid: [redacted]" in result.stats["earshot/error_messages"][0]
+
+
+@pytest.mark.parametrize(
+    ("spider", "settings_without_credential", "variable"),
+    [
+        (
+            "google_business",
+            lambda db_url, base_url: gbp_settings(db_url, base_url, [LOC1], token=None),
+            "EARSHOT_SOURCES__GOOGLE_BUSINESS__ACCESS_TOKEN",
+        ),
+        (
+            "google_places",
+            lambda db_url, base_url: places_settings(db_url, base_url, [PLACE_A], key="  "),
+            "EARSHOT_SOURCES__GOOGLE_PLACES__API_KEY",
+        ),
+        (
+            "youtube",
+            lambda db_url, base_url: yt_settings(db_url, base_url, [CHANNEL_A], key=None),
+            "EARSHOT_SOURCES__YOUTUBE__API_KEY",
+        ),
+    ],
+)
+def test_a_missing_credential_ends_the_run_before_any_request_naming_the_variable(
+    spider: str,
+    settings_without_credential: Callable[[str, str], EarshotSettings],
+    variable: str,
+    sqlite_url: str,
+    replay: ReplayServer,
+    tmp_path: Path,
+) -> None:
+    result = crawl(settings_without_credential(sqlite_url, replay.base_url), tmp_path, spider)
+
+    s = result.summary
+    assert (s.finish_reason, s.requests, s.items_new, s.errors, s.exit_code) == (
+        "missing_credentials",
+        0,
+        0,
+        1,
+        0,
+    )
+    assert replay.requests == []
+    assert variable in result.log
+    assert variable in result.stats["earshot/error_messages"][0]
 
 
 def test_every_source_section_has_a_spider_of_that_name() -> None:

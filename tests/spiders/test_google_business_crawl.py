@@ -220,26 +220,6 @@ def test_unauthorised_token_is_reported_with_googles_message_and_not_retried(
     assert TOKEN not in result.log
 
 
-def test_missing_token_ends_the_run_with_a_clear_reason(
-    sqlite_url: str, replay: ReplayServer, tmp_path: Path
-) -> None:
-    settings = gbp_settings(sqlite_url, replay.base_url, [LOC1], token=None)
-
-    result = crawl(settings, tmp_path)
-
-    s = result.summary
-    assert (s.finish_reason, s.requests, s.items_new, s.errors, s.exit_code) == (
-        "missing_credentials",
-        0,
-        0,
-        1,
-        0,
-    )
-    assert replay.requests == []
-    assert "EARSHOT_SOURCES__GOOGLE_BUSINESS__ACCESS_TOKEN" in result.log
-    assert "EARSHOT_SOURCES__GOOGLE_BUSINESS__ACCESS_TOKEN" in result.stats["earshot/error_messages"][0]
-
-
 def test_demo_source_crawls_end_to_end(sqlite_url: str, tmp_path: Path) -> None:
     from monitor.core.config import EarshotSettings
     from monitor.demo_source import DemoSource

@@ -200,16 +200,3 @@ def test_a_refused_key_ends_the_run_without_sending_it_again(
     [message] = result.stats["earshot/error_messages"]
     assert "EARSHOT_SOURCES__GOOGLE_PLACES__API_KEY" in message
     assert KEY not in result.log
-
-
-def test_missing_key_ends_the_run_before_any_request(
-    sqlite_url: str, replay: ReplayServer, tmp_path: Path
-) -> None:
-    settings = places_settings(sqlite_url, replay.base_url, [PLACE_A], key="  ")
-
-    result = crawl(settings, tmp_path, spider="google_places")
-
-    s = result.summary
-    assert (s.finish_reason, s.requests, s.errors, s.exit_code) == ("missing_credentials", 0, 1, 0)
-    assert replay.requests == []
-    assert "EARSHOT_SOURCES__GOOGLE_PLACES__API_KEY" in result.stats["earshot/error_messages"][0]

@@ -230,14 +230,3 @@ def test_a_spent_quota_stops_the_run_and_keeps_every_watermark(
     )
     assert source_watermark(sqlite_url, "youtube", f"channels/{CHANNEL_A}") is None
     assert_no_leak(sqlite_url, (KEY,), result.log)
-
-
-def test_missing_key_ends_the_run_before_any_request(
-    sqlite_url: str, replay: ReplayServer, tmp_path: Path
-) -> None:
-    result = crawl_yt(yt_settings(sqlite_url, replay.base_url, [CHANNEL_A], key=None), tmp_path)
-
-    s = result.summary
-    assert (s.finish_reason, s.requests, s.errors) == ("missing_credentials", 0, 1)
-    assert replay.requests == []
-    assert "EARSHOT_SOURCES__YOUTUBE__API_KEY" in result.stats["earshot/error_messages"][0]
