@@ -12,11 +12,14 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from monitor import auth_allegro, auth_bluesky  # noqa: F401  registers `earshot auth allegro|bluesky`
+from monitor.auth_cli import register as register_auth
 from monitor.core.config import CONFIG_ENV, EarshotSettings, load_settings
 from monitor.core.db import DatabaseError, make_engine, open_engine, redact_url, session_scope, upgrade_schema
 from monitor.core.settings_base import ConfigError
 from monitor.model_cli import register as register_model
 from monitor.sources_table import render_sources
+from monitor.web.search import index_all
 
 if TYPE_CHECKING:
     pass
@@ -40,21 +43,22 @@ def _print_report(title: str, counts: dict[str, int]) -> None:
 
 
 def cmd_crawl(args: argparse.Namespace, settings: EarshotSettings) -> int:
+    from monitor.crawl_report import NAME_WIDTH, crawl_line, crawl_lines
     from monitor.pipeline import UnknownSourceError, run_crawls
 
+    language = settings.console_language
+
+    def crawled(name: str, report: Any, summary: Any) -> None:
+        # One line per source as it ends; Scrapy's own log of the run is in the file the line names.
+        print(crawl_line(name, summary, report, language, NAME_WIDTH), flush=True)
+
     try:
-        result = run_crawls(settings, args.source or None)
+        result = run_crawls(settings, args.source or None, on_crawled=crawled)
     except UnknownSourceError as exc:
         print(f"earshot: {exc}", file=sys.stderr)
         return 2
-    for r in result.reports:
-        _print_report(r.stage, r.counts)
-        if r.error:
-            print(
-                f"{r.stage}: {r.error} (see `earshot sources`, crawl_runs and the log above)", file=sys.stderr
-            )
-    for name, why in result.skipped.items():
-        print(f"skipped {name}: {why}")
+    for line in crawl_lines(result, language, crawled=False):
+        print(line)
     if not result.reports:
         print(
             "nothing to crawl: no source has both its credentials and a target using it (`earshot sources`)"
@@ -81,7 +85,7 @@ def cmd_sources(args: argparse.Namespace, settings: EarshotSettings) -> int:
     if args.json:
         print(json.dumps([s.as_dict() for s in statuses], indent=2, ensure_ascii=False))
     else:
-        print(render_sources(statuses))
+        print(render_sources(statuses, language=settings.console_language))
     return 0
 
 
@@ -100,6 +104,19 @@ def cmd_alerts_send(args: argparse.Namespace, settings: EarshotSettings) -> int:
     engine = make_engine(settings.effective_database_url)
     report = run_alerts(engine, settings)
     _print_report("alerts", report.counts)
+    return 0
+
+
+def cmd_alerts_requeue(args: argparse.Namespace, settings: EarshotSettings) -> int:
+    """Give failed alerts a fresh set of attempts once their cause (token, channel, scope) is fixed."""
+    from alerts.outbox import requeue_failed
+
+    engine = make_engine(settings.effective_database_url)
+    count = requeue_failed(engine, args.id or None)
+    if settings.console_language == "pl":
+        print(f"ponownie w kolejce: {count} alert(ów); `earshot alerts send` lub `earshot run` je wyśle")
+    else:
+        print(f"requeued {count} failed alert(s); `earshot alerts send` or `earshot run` posts them")
     return 0
 
 
@@ -263,8 +280,13 @@ def cmd_slack_serve(args: argparse.Namespace, settings: EarshotSettings) -> int:
 
 def cmd_run(args: argparse.Namespace, settings: EarshotSettings) -> int:
     from monitor.scheduler import run_forever
+    from monitor.slack_app import InteractivityError
 
-    return run_forever(settings)
+    try:
+        return run_forever(settings)
+    except InteractivityError as exc:
+        print(f"earshot: {exc}", file=sys.stderr)
+        return 2
 
 
 def cmd_demo(args: argparse.Namespace, settings: EarshotSettings) -> int:
@@ -343,9 +365,12 @@ def cmd_db_upgrade(args: argparse.Namespace, settings: EarshotSettings) -> int:
     engine = open_engine(settings.effective_database_url)
     try:
         change = upgrade_schema(engine)
+        indexed = index_all(engine)  # the mentions revision 0008 queued for the inbox search index
     finally:
         engine.dispose()
     print(f"database {redact_url(settings.effective_database_url)}: {change.describe()}")
+    if indexed:
+        print(f"inbox search index: {indexed} mentions indexed")
     return 0
 
 
@@ -375,6 +400,11 @@ def build_parser() -> argparse.ArgumentParser:
     a = sub.add_parser("alerts", help="alert outbox")
     asub = a.add_subparsers(dest="alerts_command", required=True)
     asub.add_parser("send", help="create due alerts and deliver them").set_defaults(func=cmd_alerts_send)
+    rq = asub.add_parser("requeue", help="retry failed alerts after fixing the token, channel or scope")
+    rq.add_argument(
+        "--id", type=int, action="append", help="only this alert id (repeatable); default: all failed"
+    )
+    rq.set_defaults(func=cmd_alerts_requeue)
     pv = asub.add_parser("preview", help="print the Slack payload an alert for each JSONL mention would post")
     pv.add_argument(
         "file", help='JSONL: {"id","source","text","author","rating","url","lang"} per line; - = stdin'
@@ -443,6 +473,7 @@ def build_parser() -> argparse.ArgumentParser:
     exp.set_defaults(func=cmd_corrections_export)
 
     register_model(sub)
+    register_auth(sub)  # `earshot auth <provider>`: providers join with monitor.auth_cli.register_provider
     return p
 
 

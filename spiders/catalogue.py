@@ -64,10 +64,14 @@ def source_info(settings: EarshotSettings, name: str, spider: type) -> SourceInf
     section = spider.settings_of(settings)
     fields = spider.target_fields
     targets = tuple(t.name for t in settings.targets if any(getattr(t, f, None) for f in fields))
+    skip_reason = spider.skip_reason(settings)
+    missing = section.missing_credentials()
+    if missing and not (skip_reason or "").startswith("not configured"):
+        missing = []  # the spider found them elsewhere: stored by `earshot auth <source>`
     return SourceInfo(
         name=name,
-        skip_reason=spider.skip_reason(settings),
-        missing_env=tuple(source_env_var(spider.settings_section, f) for f in section.missing_credentials()),
+        skip_reason=skip_reason,
+        missing_env=tuple(source_env_var(spider.settings_section, f) for f in missing),
         targets=targets,
         interval_minutes=section.interval_minutes or schedule_minutes,
         max_requests=section.max_requests,

@@ -138,9 +138,15 @@ class SlackSettings(Section):
     app_token: SecretStr | None = Field(
         None, description="xapp- app-level token: receive interactivity over Socket Mode instead of HTTP."
     )
-    interactivity_host: str = Field("127.0.0.1", description="Address the interactivity endpoint binds to.")
+    interactivity_host: str = Field(
+        "127.0.0.1",
+        description="Address `earshot slack serve` binds to (`run` and `web` serve Slack on web.host:port).",
+    )
     interactivity_port: int = Field(
-        3000, ge=0, le=65535, description="Port of the interactivity endpoint (POST /slack/interactivity)."
+        3000,
+        ge=0,
+        le=65535,
+        description="Port of `earshot slack serve` (POST /slack/interactivity); `run` and `web` use web.port.",
     )
     per_channel_interval_seconds: float = Field(
         1.0, ge=0, description="Least time between two messages to one channel (Slack allows about 1/s)."
@@ -158,6 +164,13 @@ class SentimentSettings(Section):
     batch_size: int = Field(32, ge=1, le=512, description="Texts per forward pass.")
     max_length: int = Field(256, ge=16, le=512, description="Tokens per text (head + tail kept).")
     threads: int = Field(0, ge=0, description="torch threads; 0 = number of CPU cores.")
+    precision: Literal["auto", "fp32", "bf16"] = Field(
+        "auto",
+        description=(
+            "auto: bf16 where the CPU has AMX or AVX-512 BF16 (bf16/fp16 on CUDA), else fp32; "
+            "fp32 forces full precision."
+        ),
+    )
     high_reach_threshold: int = Field(
         10_000,
         ge=0,
@@ -179,8 +192,20 @@ class ScheduleSettings(Section):
         ge=0,
         description="Up to this many seconds added to each crawl's start, so sources do not all fire at once.",
     )
-    score_minutes: float = Field(2, gt=0, description="Minutes between scoring passes.")
-    alerts_minutes: float = Field(1, gt=0, description="Minutes between alert evaluation and delivery.")
+    score_minutes: float = Field(
+        2,
+        gt=0,
+        description="Minutes between scoring passes; a safety net, since a crawl that stored items starts one at once.",
+    )
+    alerts_minutes: float = Field(
+        1,
+        gt=0,
+        description="Minutes between alert passes; a safety net, since a score pass that scored items starts one at once.",
+    )
+    event_driven: bool = Field(
+        True,
+        description="A crawl that stored items starts a score pass, and a pass that scored items an alert pass, at once; false = intervals only.",
+    )
 
 
 class SourceHealthSettings(Section):
@@ -244,8 +269,12 @@ class WebSettings(Section):
     host: str = Field(
         "127.0.0.1", description="Address `earshot web` / `earshot run` binds the web pages to."
     )
-    port: int = Field(8000, ge=0, le=65535, description="Port of the web pages.")
-    enabled: bool = Field(True, description="Serve the web pages inside `earshot run`.")
+    port: int = Field(
+        8000, ge=0, le=65535, description="Port of the web pages and of POST /slack/interactivity."
+    )
+    enabled: bool = Field(
+        True, description="Serve the web pages inside `earshot run` (Slack's endpoint is served either way)."
+    )
     users: list[WebUser] = Field(default_factory=list, description="Users who may sign in ([[web.users]]).")
     shared_token: SecretStr | None = Field(
         None, description="A shared sign-in token for a start, instead of (or besides) users; env only."
@@ -270,6 +299,21 @@ class EarshotSettings(BaseSettings):
     public_url: str = Field("http://127.0.0.1:8000", description="Base URL of Earshot's web pages.")
     log_level: str = Field(
         "INFO", description="Python logging level: DEBUG, INFO, WARNING, ERROR or CRITICAL (any case)."
+    )
+    secret_key: SecretStr | None = Field(
+        None,
+        description="Fernet key that encrypts stored source credentials (`earshot auth`); env only. "
+        "Comma-separated keys: the first encrypts, all decrypt (key rotation).",
+    )
+    console_language: Literal["en", "pl"] = Field(
+        "en",
+        description="Language of the crawl lines and failure reasons `earshot crawl`, `run`, `demo` and "
+        "`sources` print: en or pl.",
+    )
+    crawl_logs_keep: int = Field(
+        20,
+        ge=1,
+        description="Scrapy log files kept per source in data_dir/logs/ (one per crawl; older ones are deleted).",
     )
     targets: list[Target] = Field(default_factory=list, description="Monitored brands.")
     slack: SlackSettings = Field(default_factory=SlackSettings)

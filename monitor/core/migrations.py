@@ -38,7 +38,7 @@ from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import SQLModel
 
-from monitor.core import models  # noqa: F401  (registers the tables)
+from monitor.core import inbox_schema, models  # noqa: F401  (models registers the tables)
 from monitor.core.legacy_schema import UnknownSchemaError, detect_revision, repair
 
 log = logging.getLogger(__name__)
@@ -130,6 +130,7 @@ def ensure_schema(engine: Engine) -> SchemaChange:
             present = set(inspect(conn).get_table_names()) & set(SQLModel.metadata.tables)
             if not present:
                 SQLModel.metadata.create_all(conn, checkfirst=False)  # none of them is there
+                inbox_schema.install(conn)  # what create_all cannot describe (revision 0008)
                 MigrationContext.configure(conn).stamp(_scripts(), head)
                 return SchemaChange("created", None, head)
             return _adopt(conn, head)
@@ -147,6 +148,7 @@ def _adopt(conn: Connection, head: str) -> SchemaChange:
     MigrationContext.configure(conn).stamp(_scripts(), found)
     applied = _upgrade(conn, found, head)
     repaired = repair(conn)
+    inbox_schema.install(conn)  # the sort indexes a column repaired just now allows (inbox_schema)
     log.info(
         "unversioned database recognised as revision %s, upgraded to %s%s",
         found,

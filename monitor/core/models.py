@@ -268,6 +268,12 @@ class CrawlRun(SQLModel, table=True):
     errors: int = 0
     finish_reason: str | None = Field(default=None, max_length=64)
     stats: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON))
+    # Why a failed run failed (spiders.failures: connection_refused, dns, timeout, http_5xx, auth, ...), one
+    # sentence of detail, and the process recording it (so a run killed mid-way is closed as crashed later).
+    failure: str | None = Field(default=None, max_length=32)
+    failure_detail: str | None = Field(default=None, max_length=500)
+    pid: int | None = None
+    host: str | None = Field(default=None, max_length=255)
 
 
 class StageRun(SQLModel, table=True):
@@ -332,3 +338,17 @@ class LoginThrottle(SQLModel, table=True):
     failures: int = 0
     last_failure: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
     locked_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class SourceCredential(SQLModel, table=True):
+    """A source's renewable credentials (OAuth client, refresh token, ...), one Fernet token per source.
+
+    Only ciphertext is stored: :class:`monitor.core.credentials.CredentialStore` encrypts with the key in
+    EARSHOT_SECRET_KEY, so a copy of the database alone reveals no secret."""
+
+    __tablename__ = "source_credentials"
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(unique=True, max_length=64)
+    ciphertext: str = Field(sa_column=Column(Text, nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

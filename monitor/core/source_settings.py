@@ -52,15 +52,45 @@ class SourceSettings(Section):
         return not self.missing_credentials()
 
 
+GOOGLE_TOKEN_URI = "https://oauth2.googleapis.com/token"
+GOOGLE_OAUTH_FIELDS = ("client_id", "client_secret", "refresh_token")
+
+
 class GoogleBusinessSettings(SourceSettings):
-    credential_fields: ClassVar[tuple[str, ...]] = ("access_token",)
+    """GBP: a fixed ``access_token`` (lives about an hour), or an OAuth client and refresh token that renew it.
+
+    ``earshot auth google`` stores the client and refresh token encrypted in the database instead; the
+    spider then counts as configured too (see :meth:`spiders.base.SourceSpider.missing_credentials`).
+    """
+
+    # All are secrets (redacted from errors); configured = access_token, or all three OAuth fields.
+    credential_fields: ClassVar[tuple[str, ...]] = ("access_token", *GOOGLE_OAUTH_FIELDS)
 
     base_url: str = Field("https://mybusiness.googleapis.com", description="GBP API root.")
     access_token: SecretStr | None = Field(
-        None, description="OAuth 2.0 bearer token (business.manage scope)."
+        None,
+        description="OAuth 2.0 bearer token (business.manage scope); expires in about 1 h: prefer "
+        "client_id + client_secret + refresh_token, or `earshot auth google`.",
     )
+    client_id: SecretStr | None = Field(
+        None, description="OAuth client id (Google Cloud console, desktop app) for refreshing tokens."
+    )
+    client_secret: SecretStr | None = Field(None, description="That OAuth client's secret.")
+    refresh_token: SecretStr | None = Field(
+        None, description="Refresh token with the business.manage scope (`earshot auth google` gets one)."
+    )
+    token_uri: str = Field(GOOGLE_TOKEN_URI, description="Google's OAuth 2.0 token endpoint.")
     page_size: int = Field(50, ge=1, le=50, description="Reviews per page (API maximum 50).")
     max_pages: int = Field(100, ge=1, description="Request budget per location and run.")
+
+    def missing_credentials(self) -> list[str]:
+        """Nothing when an access token or the whole OAuth client is set; else what is still needed."""
+        if self.credential("access_token"):
+            return []
+        oauth_missing = [name for name in GOOGLE_OAUTH_FIELDS if not self.credential(name)]
+        if len(oauth_missing) < len(GOOGLE_OAUTH_FIELDS):
+            return oauth_missing  # OAuth partly set: name the rest of it
+        return ["access_token"]
 
 
 class GooglePlacesSettings(SourceSettings):
@@ -109,13 +139,35 @@ class CeneoSettings(SourceSettings):
 
 
 class AllegroSettings(SourceSettings):
-    credential_fields: ClassVar[tuple[str, ...]] = ("access_token",)
+    """A fixed access token (lives 12 hours), or the app's client id and secret: then ``earshot auth
+    allegro`` stores a refresh token once and each run renews the access token itself."""
+
+    credential_fields: ClassVar[tuple[str, ...]] = ("access_token", "client_id", "client_secret")
 
     base_url: str = Field("https://api.allegro.pl", description="Allegro REST API root.")
-    access_token: SecretStr | None = Field(
-        None, description="OAuth 2.0 bearer token of the seller account (allegro:api:ratings scope)."
+    auth_url: str = Field(
+        "https://allegro.pl",
+        description="Allegro OAuth root (device flow, token renewal); sandbox: https://allegro.pl.allegrosandbox.pl.",
     )
+    access_token: SecretStr | None = Field(
+        None,
+        description="Fixed OAuth 2.0 bearer token of the seller account (allegro:api:ratings scope; lasts 12 h); "
+        "not needed with client_id, client_secret and `earshot auth allegro`.",
+    )
+    client_id: SecretStr | None = Field(
+        None, description="Client ID of your Allegro app (apps.developer.allegro.pl, device flow type)."
+    )
+    client_secret: SecretStr | None = Field(None, description="Client Secret of that Allegro app.")
     page_size: int = Field(100, ge=1, le=100, description="Ratings per page (API maximum 100).")
+
+    def missing_credentials(self) -> list[str]:
+        """A fixed access token, or both client credentials (the stored refresh token is the spider's
+        to check); with none of them, the access token is what is missing."""
+        if self.credential("access_token"):
+            return []
+        if self.credential("client_id") or self.credential("client_secret"):
+            return [name for name in ("client_id", "client_secret") if not self.credential(name)]
+        return ["access_token"]
 
 
 class TrustpilotSettings(SourceSettings):

@@ -16,6 +16,14 @@ a batch answers for all its locations or fails for all, so one unverified or ref
 otherwise cost the whole batch, and a quiet location would make every run page to the end.
 
 How the API's answers (list pages, Review objects) are read is :mod:`spiders.google_business_reviews`.
+
+Credentials: a fixed ``access_token`` (it lives about an hour), or an OAuth client and refresh token, set
+in the environment or stored encrypted by ``earshot auth google`` (stored values win field by field: a
+rotated refresh token lands there). With a refresh token the run gets a fresh access token before its
+first request (:mod:`spiders.google_oauth`), renews it in the background before it expires, and
+on a 401 renews it once and sends the refused request again. A refresh the token endpoint refuses
+(revoked consent, ``invalid_grant``) ends the run as ``auth_failed`` with a reason that names
+``earshot auth google``.
 """
 
 from __future__ import annotations
@@ -33,8 +41,9 @@ from scrapy.http import Response
 from twisted.python.failure import Failure
 
 from monitor.core.config import EarshotSettings
-from monitor.core.source_settings import GoogleBusinessSettings, source_env_var
-from spiders.base import PAGING_LOOP, ScopeState, SourceError, SourceSpider
+from monitor.core.credentials import auth_command
+from monitor.core.source_settings import GOOGLE_OAUTH_FIELDS, GoogleBusinessSettings, source_env_var
+from spiders.base import PAGING_LOOP, ScopeState, SourceError
 from spiders.errors import MalformedResponse
 from spiders.google import parse_google_error
 from spiders.google_business_reviews import (
@@ -45,6 +54,7 @@ from spiders.google_business_reviews import (
     review_to_item,
     review_update_time,
 )
+from spiders.google_oauth import GoogleOAuthSpider
 from spiders.items import MentionItem
 
 if TYPE_CHECKING:
@@ -53,6 +63,8 @@ if TYPE_CHECKING:
     from scrapy.crawler import Crawler
 
 TOKEN_ENV = source_env_var(SOURCE, "access_token")
+AUTH_COMMAND = auth_command(SOURCE) or "earshot auth google"
+OAUTH_ENVS = ", ".join(source_env_var(SOURCE, name) for name in GOOGLE_OAUTH_FIELDS)
 BATCH_MAX_LOCATIONS = 50  # locationNames per batchGetReviews call
 DEFAULT_BATCH_MIN_LOCATIONS = 10
 
@@ -103,7 +115,7 @@ def _bare_id(value: str, prefix: str) -> str:
     return value[len(prefix) + 1 :] if value.startswith(prefix + "/") else value
 
 
-class GoogleBusinessReviewsSpider(SourceSpider[LocationScope]):
+class GoogleBusinessReviewsSpider(GoogleOAuthSpider[LocationScope]):
     """Read new and edited reviews for every target's Google Business Profile locations."""
 
     name = SOURCE
@@ -112,7 +124,15 @@ class GoogleBusinessReviewsSpider(SourceSpider[LocationScope]):
     source_label = "Google Business Profile"
     scope_noun = "location"
     record_noun = "review"
-    credential_help = {"access_token": "an OAuth 2.0 access token with the business.manage scope"}
+    credential_help = {
+        "access_token": (
+            "an OAuth 2.0 access token with the business.manage scope (it lasts about an hour), or set "
+            f"{OAUTH_ENVS} so tokens renew themselves, or run `{AUTH_COMMAND}` once"
+        ),
+        "client_id": f"the OAuth client id of your Google Cloud project, or run `{AUTH_COMMAND}`",
+        "client_secret": f"that OAuth client's secret, or run `{AUTH_COMMAND}`",
+        "refresh_token": f"a refresh token with the business.manage scope; `{AUTH_COMMAND}` gets and stores one",
+    }
     custom_settings = {
         "ROBOTSTXT_OBEY": False,  # an authenticated API, not a website
         # English markers make Google's "(Translated by Google)" note recognisable in comments.
@@ -195,10 +215,9 @@ class GoogleBusinessReviewsSpider(SourceSpider[LocationScope]):
         base = self.api.base_url.rstrip("/")
         # Scope pages are never requested twice on purpose; a repeated page token is caught in
         # parse_reviews instead of being silently filtered, which would leave the location unfinished.
-        return self.scope_request(
+        return self.oauth_request(
             state,
             f"{base}/v4/{state.scope}/reviews?{urlencode(params, quote_via=quote)}",
-            headers={"Authorization": f"Bearer {self.credential('access_token')}"},
             callback=self.parse_reviews,
         )
 
@@ -251,13 +270,10 @@ class GoogleBusinessReviewsSpider(SourceSpider[LocationScope]):
         }
         if page_token:
             body["pageToken"] = page_token
-        request = self.scope_request(
+        request = self.oauth_request(
             owner,
             f"{self.api.base_url.rstrip('/')}/v4/accounts/{quote(batch.account, safe='')}/locations:batchGetReviews",
-            headers={
-                "Authorization": f"Bearer {self.credential('access_token')}",
-                "Content-Type": "application/json",
-            },
+            headers={"Content-Type": "application/json"},
             callback=self.parse_batch,
             cb_kwargs={"batch": batch.key},
         )
@@ -350,7 +366,7 @@ class GoogleBusinessReviewsSpider(SourceSpider[LocationScope]):
         """Google's error body, with what to check for the statuses a user can fix."""
         error = parse_google_error(response.body, response.status)
         hint = {
-            401: f"the access token was refused; renew {TOKEN_ENV}",
+            401: self.refused_hint(TOKEN_ENV),
             403: "the token's user cannot read this location's reviews",
             404: "check the target's google_account_id and google_location_ids",
         }.get(response.status, "")

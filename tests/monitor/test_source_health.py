@@ -320,6 +320,9 @@ def _make_mention_id_required(engine: Engine) -> None:
         # Tables born after schema versions (Alembic 0005 on) never stand in an unversioned database.
         conn.execute(text("DROP TABLE web_sessions"))
         conn.execute(text("DROP TABLE login_throttle"))
+        conn.execute(text("DROP TABLE source_credentials"))
+        for column in ("failure", "failure_detail", "pid", "host"):  # born in 0007
+            conn.execute(text(f"ALTER TABLE crawl_runs DROP COLUMN {column}"))
     if engine.url.get_backend_name() == "postgresql":
         with engine.begin() as conn:
             conn.execute(text("ALTER TABLE alerts ALTER COLUMN mention_id SET NOT NULL"))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -112,6 +113,8 @@ def test_sources_json_lists_every_source_with_config_and_history(
     assert (places["configured"], places["targets"], places["interval_minutes"]) == (True, ["Sklep A"], 720)
     assert places["health"] == {**places["health"], "status": "failing", "text": "failing 3 runs"}
     assert places["health"]["failed_runs_in_row"] == 3
+    assert places["health"]["reason"] == "credentials refused (auth)"  # a run recorded without a failure code
+    assert places["last_run"]["failure"] == "auth"
 
     gbp = rows["google_business"]
     assert gbp["configured"] is False
@@ -126,9 +129,14 @@ def test_sources_table_shows_the_same_facts(seeded: str, capsys: pytest.CaptureF
     row = {line.split()[0]: line for line in lines[1:]}
     assert sorted(row) == available_spiders()
     assert row["google_business"].split()[1] == "no"
-    assert row["google_business"].endswith("set EARSHOT_SOURCES__GOOGLE_BUSINESS__ACCESS_TOKEN")
+    assert row["google_business"].endswith(
+        "set EARSHOT_SOURCES__GOOGLE_BUSINESS__ACCESS_TOKEN or run `earshot auth google`"
+    )
     assert "finished 5 new, 1 upd, 2 rej (2 h ago)" in row["rss"] and "15 min" in row["rss"]
-    assert "failing 3 runs" in row["google_places"] and "12 h" in row["google_places"]
+    assert (
+        "failing 3 runs: credentials refused (auth)" in row["google_places"]
+        and "12 h" in row["google_places"]
+    )
     assert "no target has ceneo_urls" in row["ceneo"]
 
 
@@ -154,7 +162,7 @@ def test_crawl_runs_only_sources_with_work_and_says_what_it_skipped(
     with DemoSource(sources=["rss"]) as demo:
         assert main(["--config", _demo_config(tmp_path, demo), "crawl"]) == 0
     out = capsys.readouterr().out
-    assert "crawl:rss: items_new=6" in out
+    assert re.search(r"^rss +ok  6 new \(\d+\.\d s\)$", out, re.M), out
     assert (
         "skipped google_business: not configured: set EARSHOT_SOURCES__GOOGLE_BUSINESS__ACCESS_TOKEN" in out
     )
@@ -169,7 +177,11 @@ def test_a_named_source_runs_even_when_unconfigured(
     config = write_config(tmp_path, '[[targets]]\nname = "X"\ngoogle_location_ids = ["1"]\n')
     assert main(["--config", config, "crawl", "--spider", "google_business"]) == 1
     captured = capsys.readouterr()
-    assert "crawl:google_business" in captured.out and "finish_reason=missing_credentials" in captured.err
+    assert captured.out.startswith(
+        "google_business  failed: not configured: no access token configured: "
+        "set EARSHOT_SOURCES__GOOGLE_BUSINESS__ACCESS_TOKEN"
+    )
+    assert captured.err == ""
     assert [(r.spider, r.finish_reason) for r in runs(tmp_path)] == [
         ("google_business", "missing_credentials")
     ]

@@ -14,6 +14,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlmodel import SQLModel
 
 from monitor.core.db import open_engine
+from monitor.core.inbox_schema import is_inbox_object
 from monitor.core.migrations import alembic_config
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "schema"
@@ -47,7 +48,7 @@ def load_fixture(url: str, name: str) -> None:
 def all_rows(engine: Engine) -> dict[str, list[dict[str, Any]]]:
     """Every row of every table, as the database itself describes its tables (no model involved)."""
     metadata = MetaData()
-    metadata.reflect(engine)
+    metadata.reflect(engine, only=lambda name, _meta: not is_inbox_object(name))  # the search index: no id
     out = {}
     with engine.connect() as conn:
         for name, table in sorted(metadata.tables.items()):
@@ -60,6 +61,12 @@ def schema_diffs(engine: Engine) -> list[Any]:
     """What Alembic's autogenerate sees between the models and the database (types and defaults too)."""
     with engine.connect() as conn:
         context = MigrationContext.configure(
-            conn, opts={"compare_type": True, "compare_server_default": True}
+            conn,
+            opts={
+                "compare_type": True,
+                "compare_server_default": True,
+                # the inbox's expression indexes and search index live outside the models (inbox_schema)
+                "include_name": lambda name, _type, _parent: not is_inbox_object(name),
+            },
         )
         return list(compare_metadata(context, SQLModel.metadata))

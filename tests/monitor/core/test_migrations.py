@@ -31,7 +31,7 @@ from monitor.core.models import Alert, Mention, SentimentScore
 from monitor.core.timeutil import as_utc
 from tests.monitor.core.schema_helpers import all_rows, build_at, load_fixture, schema_diffs
 
-REVISIONS = ["0001", "0002", "0003", "0004", "0005"]
+REVISIONS = ["0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008"]
 ROOT = Path(__file__).resolve().parents[3]
 
 
@@ -62,7 +62,7 @@ def test_a_fresh_database_is_created_and_stamped_in_one_step(db_url: str) -> Non
         assert current_revision(conn) == head_revision()
     assert schema_diffs(engine) == []
     change = ensure_schema(engine)  # the next open finds it current
-    assert (change.action, change.describe()) == ("current", "schema is current (revision 0005)")
+    assert (change.action, change.describe()) == ("current", "schema is current (revision 0008)")
     engine.dispose()
 
 
@@ -83,6 +83,9 @@ def test_a_database_of_a_released_earshot_upgrades_to_head_without_losing_a_row(
     assert schema_diffs(engine) == []
     after = all_rows(engine)
     assert after.pop("web_sessions") == [] and after.pop("login_throttle") == []  # new in 0005
+    assert after.pop("source_credentials") == []  # new in 0006
+    for run in after["crawl_runs"]:  # columns new in 0007, empty for the runs recorded before
+        assert [run.pop(c) for c in ("failure", "failure_detail", "pid", "host")] == [None] * 4
     assert after == rows
 
     with Session(engine) as s:  # the ORM reads them, with aware UTC moments
@@ -106,7 +109,11 @@ def test_an_adopted_v01_database_gets_what_its_hand_written_upgrades_left_out(db
     loose = schema_diffs(engine)
     assert loose, "the hand-written upgrades left nullable counters and missing indexes"
     change = ensure_schema(engine)
-    assert (change.action, change.before, change.applied) == ("adopted", "0004", ("0005",))
+    assert (change.action, change.before, change.applied) == (
+        "adopted",
+        "0004",
+        ("0005", "0006", "0007", "0008"),
+    )
     assert schema_diffs(engine) == []
     indexes = {ix["name"] for ix in inspect(engine).get_indexes("sentiment_scores")}
     assert "ix_sentiment_scores_urgency" in indexes
@@ -155,10 +162,12 @@ def test_a_versioned_older_database_is_upgraded_revision_by_revision(db_url: str
     assert (change.action, change.before, change.after, change.applied) == (
         "upgraded",
         "0001",
-        "0005",
-        ("0002", "0003", "0004", "0005"),
+        "0008",
+        ("0002", "0003", "0004", "0005", "0006", "0007", "0008"),
     )
-    assert change.describe() == "schema upgraded from revision 0001 to 0005 (ran 0002, 0003, 0004, 0005)"
+    assert change.describe() == (
+        "schema upgraded from revision 0001 to 0008 (ran 0002, 0003, 0004, 0005, 0006, 0007, 0008)"
+    )
     assert schema_diffs(engine) == []
     with Session(engine) as s:
         alert = s.exec(select(Alert)).one()
@@ -247,6 +256,9 @@ def test_processes_upgrading_a_released_database_at_the_same_moment_upgrade_it_o
     assert schema_diffs(engine) == []
     after = all_rows(engine)
     assert after.pop("web_sessions") == [] and after.pop("login_throttle") == []  # new in 0005
+    assert after.pop("source_credentials") == []  # new in 0006
+    for run in after["crawl_runs"]:  # columns new in 0007, empty for the runs recorded before
+        assert [run.pop(c) for c in ("failure", "failure_detail", "pid", "host")] == [None] * 4
     assert after == rows
     engine.dispose()
 
@@ -275,7 +287,7 @@ def test_earshot_db_upgrade_says_what_it_did(
     monkeypatch.setenv("EARSHOT_DATABASE_URL", url)
     assert main(["db", "upgrade"]) == 0
     assert capsys.readouterr().out == (
-        f"database {url}: schema upgraded from revision 0002 to 0005 (ran 0003, 0004, 0005)\n"
+        f"database {url}: schema upgraded from revision 0002 to 0008 (ran 0003, 0004, 0005, 0006, 0007, 0008)\n"
     )
     assert main(["db", "upgrade"]) == 0
-    assert capsys.readouterr().out == f"database {url}: schema is current (revision 0005)\n"
+    assert capsys.readouterr().out == f"database {url}: schema is current (revision 0008)\n"

@@ -20,7 +20,7 @@ def test_every_datetime_column_of_the_models_is_utc_datetime() -> None:
     columns = [
         c for t in SQLModel.metadata.tables.values() for c in t.columns if c.type.python_type is datetime
     ]
-    assert len(columns) == 32  # 28 up to revision 0004, + 4 in web_sessions and login_throttle (0005)
+    assert len(columns) == 33  # 28 up to 0004, + 4 in web_sessions and login_throttle (0005), + 1 (0006)
     assert all(isinstance(c.type, UTCDateTime) for c in columns)
 
 
