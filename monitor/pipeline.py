@@ -24,10 +24,12 @@ from monitor.core.db import DatabaseError, make_engine, session_scope, write_ses
 from monitor.core.models import Mention, SentimentScore, StageRun, utcnow
 from monitor.model_cli import load_model
 from monitor.source_health import check_sources
+from spiders.abandoned import AbandonedRun, close_abandoned_runs
 from spiders.catalogue import SourceInfo, source_catalogue
 
 if TYPE_CHECKING:  # sentiment imports torch (seconds); `earshot crawl` and `sources` must not pay for it
     from sentiment.analysis import Analysis, MentionText
+    from spiders.runner import CrawlSummary
 
 log = logging.getLogger(__name__)
 
@@ -300,11 +302,17 @@ class UnknownSourceError(ValueError):
 
 @dataclass
 class CrawlPass:
-    """One crawl pass: a report per crawled source, the sources skipped (with why), source-health counts."""
+    """One crawl pass: a report per crawled source, the sources skipped (with why), source-health counts.
+
+    ``summaries`` holds each crawled source's run as recorded (failure, log file), for the console lines;
+    ``abandoned`` the runs of killed processes this pass found open and closed as crashed.
+    """
 
     reports: list[StageReport] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)
     health: StageReport = field(default_factory=lambda: StageReport("source_health"))
+    summaries: dict[str, CrawlSummary] = field(default_factory=dict)
+    abandoned: list[AbandonedRun] = field(default_factory=list)
 
     @property
     def failed(self) -> bool:
@@ -335,7 +343,7 @@ def plan_crawls(
 
 def _crawl_one(
     settings: EarshotSettings, name: str, overrides: Mapping[str, Any] | None, timeout: float | None
-) -> StageReport:
+) -> tuple[StageReport, CrawlSummary | None]:
     """One source in its own child process; a failure to even start it is reported, not raised."""
     from spiders.runner import CrawlError, run_crawl
 
@@ -343,13 +351,14 @@ def _crawl_one(
         summary = run_crawl(settings, name, isolate=True, scrapy_overrides=overrides, timeout=timeout)
     except (CrawlError, DatabaseError, SQLAlchemyError, OSError) as exc:
         log.error("crawl %s could not run: %s: %s", name, type(exc).__name__, exc)
-        return StageReport(f"crawl:{name}", {}, error=f"{type(exc).__name__}: {exc}")
+        return StageReport(f"crawl:{name}", {}, error=f"{type(exc).__name__}: {exc}"), None
     counts = {
         k: v for k, v in asdict(summary).items() if isinstance(v, int) and k not in ("run_id", "exit_code")
     }
     error = None if summary.ok else f"finish_reason={summary.finish_reason}"
-    log.info("crawl %s finished (%s): %s", name, summary.finish_reason, counts)
-    return StageReport(f"crawl:{name}", counts, error=error)
+    # The console line (monitor.crawl_report) says this; the log keeps it for `earshot run`, at debug.
+    log.debug("crawl %s finished (%s, failure %s): %s", name, summary.finish_reason, summary.failure, counts)
+    return StageReport(f"crawl:{name}", counts, error=error), summary
 
 
 def _check_health(engine: Engine, settings: EarshotSettings, name: str, report: StageReport) -> None:
@@ -372,28 +381,41 @@ def run_crawls(
     scrapy_overrides: Mapping[str, Any] | None = None,
     timeout: float | None = None,
     check_health: bool = True,
+    on_crawled: Callable[[str, StageReport, CrawlSummary | None], None] | None = None,
 ) -> CrawlPass:
     """Crawl each planned source in its own child process, then judge its health (see plan_crawls).
 
     One crashing spider does not stop the others; skipped sources are logged and counted, not errors.
-    Raises UnknownSourceError, before crawling anything, for a name no spider has.
+    Runs that a killed process left open are closed as crashed first (spiders.abandoned), so they count
+    as failures of their source. ``on_crawled(name, report, summary)`` is called as each source is
+    done (the CLI prints its line then, not after the last crawl). Raises UnknownSourceError, before
+    crawling anything, for a name no spider has.
     """
     overrides = {**(scrapy_overrides or {}), **({"LOG_LEVEL": log_level} if log_level else {})}
     planned, skipped = plan_crawls(settings, spiders, overrides or None)
     result = CrawlPass(skipped=skipped)
     if skipped:
-        log.info(
+        log.debug(
             "skipping %d source(s) with nothing to do: %s",
             len(skipped),
             "; ".join(f"{name} ({why})" for name, why in skipped.items()),
         )
-    engine = make_engine(settings.effective_database_url) if check_health else None
+    engine = make_engine(settings.effective_database_url)
     try:
+        result.abandoned = close_abandoned_runs(engine)
         for info in planned:
-            result.reports.append(_crawl_one(settings, info.name, overrides or None, timeout))
-            if engine is not None and info.runnable:
+            report, summary = _crawl_one(settings, info.name, overrides or None, timeout)
+            result.reports.append(report)
+            if summary is not None:
+                result.summaries[info.name] = summary
+            if on_crawled is not None:
+                on_crawled(info.name, report, summary)
+            if check_health and info.runnable:
                 _check_health(engine, settings, info.name, result.health)
+        if check_health:  # a closed run's source is judged now too, even if it was not crawled this pass
+            for name in dict.fromkeys(r.spider for r in result.abandoned):
+                if name not in result.summaries:
+                    _check_health(engine, settings, name, result.health)
     finally:
-        if engine is not None:
-            engine.dispose()
+        engine.dispose()
     return result

@@ -37,10 +37,12 @@ from sqlmodel import Session, col, select
 
 from alerts.source_message import KIND_FAILING, KIND_QUIET, KIND_RECOVERED
 from monitor.core.config import EarshotSettings, SourceHealthSettings
+from monitor.core.credentials import auth_command
 from monitor.core.db import session_scope
 from monitor.core.models import Alert, AlertStatus, CrawlRun, Mention, StageRun
 from monitor.core.timeutil import as_utc, utcnow
 from spiders.catalogue import SourceInfo
+from spiders.failures import failure_words, reason_code
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +61,8 @@ def format_hours(delta: timedelta) -> str:
 
 
 def run_failed(run: CrawlRun) -> bool:
-    """A finished crawl that did not end normally, or logged errors on the way."""
-    return run.finish_reason != "finished" or run.errors > 0
+    """A finished crawl that did not end normally, logged errors on the way, or has a failure recorded."""
+    return run.finish_reason != "finished" or run.errors > 0 or run.failure is not None
 
 
 @dataclass(frozen=True)
@@ -76,15 +78,28 @@ class RunView:
     errors: int
     finished_at: datetime
     first_error: str | None
+    failure: str | None = None  # spiders.failures code; for runs recorded before it, from finish_reason
+    failure_detail: str | None = None
+    log_file: str | None = None
 
     @property
     def failed(self) -> bool:
-        return self.finish_reason != "finished" or self.errors > 0
+        return self.finish_reason != "finished" or self.errors > 0 or self.failure is not None
+
+    def failure_text(self, language: str = "en") -> str | None:
+        """Why the run failed, in words (``connection refused``); None for a run that did not fail."""
+        if not self.failed:
+            return None
+        return failure_words(self.failure or "error", "pl" if language == "pl" else "en")
 
     @classmethod
     def of(cls, run: CrawlRun) -> RunView:
-        messages = (run.stats or {}).get("earshot/error_messages") or []
+        stats = run.stats or {}
+        messages = stats.get("earshot/error_messages") or []
         first = str(messages[0])[:_FIRST_ERROR_CHARS] if messages else None
+        failure = run.failure
+        if failure is None and run_failed(run):
+            failure = reason_code(run.finish_reason) or "error"
         return cls(
             id=run.id or 0,
             finish_reason=run.finish_reason or "unknown",
@@ -95,6 +110,9 @@ class RunView:
             errors=run.errors,
             finished_at=as_utc(run.finished_at or run.started_at),
             first_error=first,
+            failure=failure,
+            failure_detail=run.failure_detail or first,
+            log_file=stats.get("earshot/log_file"),
         )
 
 
@@ -142,16 +160,24 @@ class SourceHealth:
             return "failing"
         return "quiet" if self.quiet else "ok"
 
-    def describe(self) -> str:
-        """``ok``, ``failing 3 runs``, ``quiet for 52 h`` or ``no runs yet``."""
+    def describe(self, language: str = "en") -> str:
+        """``ok``, ``failing 3 runs``, ``quiet for 52 h`` or ``no runs yet`` (Polish with ``pl``)."""
         status = self.status
+        pl = language == "pl"
         if status == "no_runs":
-            return "no runs yet"
+            return "jeszcze bez przebiegów" if pl else "no runs yet"
         if status == "failing":
-            return f"failing {self.failed_in_row} run{'s' if self.failed_in_row != 1 else ''}"
+            n = self.failed_in_row
+            return f"nieudane przebiegi z rzędu: {n}" if pl else f"failing {n} run{'s' if n != 1 else ''}"
         if status == "quiet" and self.silence.quiet_for is not None:
-            return f"quiet for {format_hours(self.silence.quiet_for)}"
+            return f"{'cisza od' if pl else 'quiet for'} {format_hours(self.silence.quiet_for)}"
         return "ok"
+
+    def reason(self, language: str = "en") -> str | None:
+        """While failing, why the last run failed in words (``connection refused``); else None."""
+        if self.status != "failing" or self.last_run is None:
+            return None
+        return self.last_run.failure_text(language)
 
 
 def _failure_streak(session: Session, source: str) -> tuple[int, int | None, CrawlRun | None]:
@@ -159,7 +185,10 @@ def _failure_streak(session: Session, source: str) -> tuple[int, int | None, Cra
     finished = (CrawlRun.spider == source, col(CrawlRun.finished_at).is_not(None))
     last_good = session.exec(
         select(func.max(CrawlRun.id)).where(
-            *finished, CrawlRun.finish_reason == "finished", CrawlRun.errors == 0
+            *finished,
+            CrawlRun.finish_reason == "finished",
+            CrawlRun.errors == 0,
+            col(CrawlRun.failure).is_(None),
         )
     ).one()
     after = (col(CrawlRun.id) > last_good,) if last_good is not None else ()
@@ -255,9 +284,12 @@ def recovered_key(problem_key: str) -> str:
 def _failing_reason(health: SourceHealth) -> str:
     run = health.last_run
     assert run is not None
+    cause = f": {run.failure_text()}" if run.failure else ""
     last = f"last run #{run.id}: {run.finish_reason}, {run.errors} error(s), {run.requests} request(s)"
     first_error = f"; first error: {run.first_error}" if run.first_error else ""
-    return f"{health.failed_in_row} crawls in a row failed ({last}{first_error})"
+    command = auth_command(health.source) if run.finish_reason == "auth_failed" else None
+    hint = f"; run `{command}` to authorise again" if command else ""
+    return f"{health.failed_in_row} crawls in a row failed{cause} ({last}{first_error}){hint}"
 
 
 def _quiet_reason(silence: Silence, cfg: SourceHealthSettings) -> str:
@@ -443,10 +475,15 @@ class SourceStatus:
                 "errors": run.errors,
                 "finished_at": run.finished_at.isoformat(),
                 "first_error": run.first_error,
+                "failure": run.failure,
+                "failure_text": run.failure_text(),
+                "failure_detail": run.failure_detail,
+                "log_file": run.log_file,
             },
             "health": {
                 "status": health.status,
                 "text": health.describe(),
+                "reason": health.reason(),
                 "failed_runs_in_row": health.failed_in_row,
                 "newest_item_at": silence.newest_item_at.isoformat() if silence.newest_item_at else None,
                 "quiet_hours": _hours(silence.quiet_for),

@@ -6,14 +6,19 @@ scheduler, the CLI) down with it. The ``crawl_runs`` row is created before the c
 child that dies is still recorded, as ``crashed`` with its exit code. A caller that runs many crawls in a
 row (the test suite) may start the children from a fork server instead (``use_crawl_fork_server``): the
 same isolation, without importing Scrapy and SQLModel again for every crawl.
+
+Scrapy's log goes to a file per run under ``data_dir/logs/`` (:mod:`spiders.crawl_logs`), never to the
+console; the summary says where it is, and why the run failed (:mod:`spiders.failures`).
 """
 
 from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import sys
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from multiprocessing.context import ForkServerContext, SpawnContext
@@ -29,6 +34,9 @@ from monitor.core.config import EarshotSettings
 from monitor.core.db import make_engine, session_scope
 from monitor.core.models import CrawlRun, utcnow
 from monitor.core.store import start_crawl_run
+from spiders.abandoned import this_host
+from spiders.crawl_logs import log_path, prune_logs
+from spiders.failures import classify, failure_where
 
 logger = logging.getLogger(__name__)
 
@@ -59,11 +67,16 @@ class CrawlSummary:
     errors: int = 0
     finish_reason: str | None = None
     exit_code: int | None = None  # of the child process; None for in-process crawls
+    failure: str | None = None  # spiders.failures code: connection_refused, dns, timeout, http_5xx, ...
+    failure_detail: str | None = None
+    failure_where: str | None = None  # host:port that failed, when known
+    log_file: str | None = None  # Scrapy's log of this run
+    seconds: float | None = None  # wall time, process start included
 
     @property
     def ok(self) -> bool:
         """Finished normally and without errors."""
-        return self.finish_reason == "finished" and self.errors == 0
+        return self.finish_reason == "finished" and self.errors == 0 and self.failure is None
 
 
 def scrapy_settings(
@@ -113,6 +126,9 @@ def run_crawl(
     ``isolate=False`` runs in this process: only once per process (the reactor cannot restart), for
     one-shot commands. ``scrapy_overrides`` are extra Scrapy settings (tests, LOG_FILE...). ``timeout``
     (isolated only) stops the child gracefully, then forcibly, after that many seconds.
+
+    Without a LOG_FILE override, Scrapy logs to ``data_dir/logs/<start>_<spider>_run<id>.log`` and older
+    files of the spider beyond ``settings.crawl_logs_keep`` are deleted.
     """
     known = available_spiders(scrapy_overrides)
     if spider not in known:
@@ -122,17 +138,28 @@ def run_crawl(
             "an in-process crawl already ran in this process and Twisted's reactor cannot restart; "
             "use run_crawl(..., isolate=True)"
         )
+    began = time.monotonic()
     engine = make_engine(settings.effective_database_url)
     try:
         with session_scope(engine) as session:
-            run_id = start_crawl_run(session, spider).id
+            run = start_crawl_run(session, spider)
+            # Until the crawl process records its own pid, the run belongs to this process.
+            run.pid, run.host = os.getpid(), this_host()
+            session.add(run)
+            run_id = run.id
         overrides = {**(scrapy_overrides or {}), "EARSHOT_CRAWL_RUN_ID": run_id}
+        if not overrides.get("LOG_FILE"):
+            prune_logs(settings.data_dir, spider, settings.crawl_logs_keep - 1)
+            overrides["LOG_FILE"] = str(log_path(settings.data_dir, spider, run_id))
         if isolate:
             exit_code, timed_out = _run_isolated(settings, spider, overrides, timeout)
-            return _finish(engine, run_id, exit_code, timed_out)
-        exit_code = _run_in_process(settings, spider, overrides)
-        summary = _finish(engine, run_id, exit_code, timed_out=False)
-        summary.exit_code = None
+            summary = _finish(engine, run_id, exit_code, timed_out, timeout)
+        else:
+            exit_code = _run_in_process(settings, spider, overrides)
+            summary = _finish(engine, run_id, exit_code, timed_out=False)
+            summary.exit_code = None
+        summary.log_file = summary.log_file or str(overrides["LOG_FILE"])
+        summary.seconds = time.monotonic() - began
         return summary
     finally:
         engine.dispose()
@@ -180,11 +207,15 @@ def _run_in_process(settings: EarshotSettings, spider: str, overrides: Mapping[s
 def _crawl_here(
     settings: EarshotSettings, spider: str, overrides: Mapping[str, Any], install_signal_handlers: bool
 ) -> int:
-    """Run one crawl with a CrawlerProcess in this process; the exit code for the parent."""
-    # Keep an application's own logging setup when it has one; otherwise Scrapy installs its handler.
-    process = CrawlerProcess(
-        scrapy_settings(settings, overrides), install_root_handler=not logging.getLogger().handlers
-    )
+    """Run one crawl with a CrawlerProcess in this process; the exit code for the parent.
+
+    Scrapy's root handler writes to the run's LOG_FILE. Without a file, an application's own logging
+    setup is kept when it has one (LOG_INSTALL_ROOT_HANDLER off), else Scrapy's console handler is used.
+    """
+    crawl_settings = scrapy_settings(settings, overrides)
+    install = bool(crawl_settings.get("LOG_FILE")) or not logging.getLogger().handlers
+    crawl_settings.set("LOG_INSTALL_ROOT_HANDLER", install, priority="cmdline")
+    process = CrawlerProcess(crawl_settings)
     failures: list[Failure] = []
     process.crawl(spider).addErrback(failures.append)
     process.start(install_signal_handlers=install_signal_handlers)
@@ -193,7 +224,13 @@ def _crawl_here(
     return EXIT_CRAWL_FAILED if failures else EXIT_OK
 
 
-def _finish(engine: Engine, run_id: int | None, exit_code: int | None, timed_out: bool) -> CrawlSummary:
+def _finish(
+    engine: Engine,
+    run_id: int | None,
+    exit_code: int | None,
+    timed_out: bool,
+    timeout: float | None = None,
+) -> CrawlSummary:
     """Read the run back; a run the crawl never closed is ``crashed``, one stopped by ``timeout`` says so."""
     with session_scope(engine) as session:
         run = session.get(CrawlRun, run_id)
@@ -210,7 +247,17 @@ def _finish(engine: Engine, run_id: int | None, exit_code: int | None, timed_out
             run.finish_reason = "timeout" if timed_out else "crashed"
             run.finished_at = run.finished_at or utcnow()
             run.stats = {**(run.stats or {}), "earshot/exit_code": exit_code}
+            found = classify(run.stats, run.finish_reason, run.errors)
+            run.failure = found.code if found is not None else run.finish_reason
+            if timed_out:
+                run.failure_detail = f"the crawl ran longer than {timeout or 0:.0f} s and was stopped"
+            else:
+                run.failure_detail = (
+                    f"the crawl process ended (exit code {exit_code}) without closing its run; "
+                    "its log says what it was doing"
+                )
             session.add(run)
+        stats = run.stats or {}
         return CrawlSummary(
             run_id=run.id,
             spider=run.spider,
@@ -222,4 +269,8 @@ def _finish(engine: Engine, run_id: int | None, exit_code: int | None, timed_out
             errors=run.errors,
             finish_reason=run.finish_reason,
             exit_code=exit_code,
+            failure=run.failure,
+            failure_detail=run.failure_detail,
+            failure_where=failure_where(stats, run.failure),
+            log_file=stats.get("earshot/log_file"),
         )

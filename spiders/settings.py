@@ -59,6 +59,9 @@ DOWNLOADER_MIDDLEWARES = {
     # Before RetryAfterMiddleware: gives a 429 the source's own reset as Retry-After. A no-op for spiders
     # without a rate_limit_status method.
     "spiders.middlewares.RateLimitHeadersMiddleware": 565,
+    # Next to the downloader: notes the first host that failed each way (connection refused, DNS, 5xx...),
+    # so a failed run can say which server it was (spiders.failures).
+    "spiders.failures.FailureTracker": 950,
 }
 
 ITEM_PIPELINES = {
@@ -77,6 +80,10 @@ REMOTE_CONTROL_ENABLED = False
 # Dropped items are logged by reason only, not with their whole body (reviews are personal data).
 LOG_FORMATTER = "spiders.logformatter.EarshotLogFormatter"
 LOG_LEVEL = "INFO"
+# Scrapy's log (settings, stats, tracebacks) is for the per-run file the runner names in LOG_FILE
+# (data_dir/logs/), never the console: the runner sets LOG_INSTALL_ROOT_HANDLER per crawl, the setting
+# that replaced CrawlerProcess(install_root_handler=...) (deprecated since Scrapy 2.13).
+LOG_INSTALL_ROOT_HANDLER = True
 LOGSTATS_INTERVAL = 60.0
 
 # A crawl never runs unbounded when started from a scheduler.

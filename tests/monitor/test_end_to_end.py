@@ -153,10 +153,10 @@ def test_earshot_demo_command(
     assert returncode == 0, out.err[-3000:]
     # Every demo source is served and crawled: Google, Google Alerts (RSS), Hacker News, Ceneo, Mastodon.
     act1, act2 = out.out.split("== act 2", 1)
-    crawled = {name: int(n) for name, n in re.findall(r"^crawl (\w+) +items_new=(\d+)", act1, re.M)}
+    crawled = {name: int(n) for name, n in re.findall(r"^crawl (\w+) +ok  (\d+) new", act1, re.M)}
     assert crawled == {"google_business": 12, "rss": 6, "hackernews": 5, "ceneo": 15, "mastodon": 4}
     assert f"scored={sum(crawled.values())}" in act1
-    later = {name: int(n) for name, n in re.findall(r"^crawl (\w+) +items_new=(\d+)", act2, re.M)}
+    later = {name: int(n) for name, n in re.findall(r"^crawl (\w+) +ok  (\d+) new", act2, re.M)}
     assert later["google_business"] == 10 and later["mastodon"] == 1
     per_source = re.search(r"^mentions per source: (.*)$", out.out, re.M)
     totals = {k: crawled[k] + later.get(k, 0) for k in crawled}
