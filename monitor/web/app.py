@@ -35,6 +35,7 @@ from monitor.web.context import HERE, Clock, SenderFactory, SlackContext, WebCon
 from monitor.web.csrf import CsrfError
 from monitor.web.deps import UnknownItem
 from monitor.web.guard import csrf_rejected, require_session, unknown_item
+from monitor.web.openapi import OPENAPI_URL, install_openapi
 from monitor.web.routes import digests, exports, health, inbox, items, login, slack
 
 __all__ = [
@@ -77,8 +78,9 @@ def create_app(
         title="Earshot" if pages else "Earshot Slack interactivity",
         docs_url=None,
         redoc_url=None,
-        openapi_url=None,
+        openapi_url=OPENAPI_URL if pages else None,  # behind the sign-in guard: monitor.web.openapi
     )
+    install_openapi(app)
     if slack_worker is not None:
         verifier = make_verifier(settings, slack_clock)
         app.state.slack = SlackContext(settings, engine, slack_worker, verifier)

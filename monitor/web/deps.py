@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated, cast
 
-from fastapi import Depends, Form, HTTPException, Request
+from fastapi import Depends, Form, HTTPException, Path, Request
 from sqlalchemy.engine import Engine
 
 from monitor.core.config import EarshotSettings
@@ -19,6 +19,7 @@ from monitor.web.auth import Session
 from monitor.web.context import SlackContext, WebContext
 from monitor.web.csrf import check_csrf
 from monitor.web.item import mention_exists
+from monitor.web.openapi import ITEM_ID_BOUNDS
 
 __all__ = [
     "CsrfChecked",
@@ -76,8 +77,11 @@ def get_current_user(session: SessionDep) -> str:
 CurrentUser = Annotated[str, Depends(get_current_user)]
 
 
+_CSRF_FIELD = Form(description="The session's CSRF token, as the page's forms carry it (403 without).")
+
+
 def check_form_csrf(
-    request: Request, web: WebDep, session: SessionDep, csrf_token: Annotated[str, Form()] = ""
+    request: Request, web: WebDep, session: SessionDep, csrf_token: Annotated[str, _CSRF_FIELD] = ""
 ) -> None:
     """Refuse a POST whose form token is not this session's or that came from another site."""
     check_csrf(session, web.key, csrf_token, request.headers, web.public_host)
@@ -94,7 +98,11 @@ class UnknownItem(LookupError):
         self.mention_id = mention_id
 
 
-def known_item(mention_id: int, engine: EngineDep) -> int:
+# Described with the column's bounds, not validated by them: anything outside is a 404 like any unknown id.
+_ITEM_ID = Path(description="A mention's id.", json_schema_extra=ITEM_ID_BOUNDS)
+
+
+def known_item(mention_id: Annotated[int, _ITEM_ID], engine: EngineDep) -> int:
     """The path's item id, refused before the handler runs when no mention stands behind it.
 
     One check for the page and every action, so none can reach the database with an id that is unknown,

@@ -50,7 +50,8 @@ MAX_LOCK_S: Final = 15 * 60.0
 
 def account_key(username: str, token: str) -> str:
     """The account an attempt is against: the shared token is one account, whatever name comes with it."""
-    return "token" if token else f"user:{username[:200]}"
+    # NUL becomes U+FFFD: PostgreSQL cannot store it in the key column (a 500), and no user is named so.
+    return "token" if token else f"user:{username[:200]}".replace("\x00", "\ufffd")
 
 
 def address_key(host: str | None) -> str:

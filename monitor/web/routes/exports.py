@@ -20,6 +20,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from monitor.web.deps import EngineDep, SettingsDep, WebDep
+from monitor.web.openapi import EXPORT_RECORD, EXPORT_RESPONSES, FILTER_PARAMETERS
 from monitor.web.queries import FilterError, InboxRow, filtered_rows, parse_filters
 
 __all__ = ["csv_cell", "router"]
@@ -118,11 +119,30 @@ def _export(request: Request, web: WebDep, settings: SettingsDep, engine: Engine
     )
 
 
-@router.get("/export.csv")
+def _described(media: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
+    """The route's OpenAPI: the inbox's filters (no page: every page goes out) and a streamed 200."""
+    ok = {"description": description, "content": {media: {"schema": schema}}}
+    return {
+        "tags": ["exports"],
+        "response_class": StreamingResponse,
+        "responses": {200: ok, **EXPORT_RESPONSES},
+        "openapi_extra": {"parameters": [p for p in FILTER_PARAMETERS if p["name"] != "page"]},
+    }
+
+
+@router.get(
+    "/export.csv",
+    **_described("text/csv", {"type": "string"}, "The filtered mentions as CSV (UTF-8, BOM, header)."),
+)
 def export_csv(request: Request, web: WebDep, settings: SettingsDep, engine: EngineDep) -> Response:
     return _export(request, web, settings, engine, "csv")
 
 
-@router.get("/export.json")
+@router.get(
+    "/export.json",
+    **_described(
+        "application/json", {"type": "array", "items": EXPORT_RECORD}, "The filtered mentions, a JSON array."
+    ),
+)
 def export_json(request: Request, web: WebDep, settings: SettingsDep, engine: EngineDep) -> Response:
     return _export(request, web, settings, engine, "json")

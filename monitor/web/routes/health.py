@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from monitor.web.deps import SlackDep
+from monitor.web.openapi import PUBLIC
 
 __all__ = ["router", "slack_router"]
 
@@ -18,12 +19,12 @@ router = APIRouter()
 slack_router = APIRouter()
 
 
-@router.get("/healthz")
+@router.get("/healthz", tags=["health"], openapi_extra={"security": PUBLIC})
 def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@slack_router.get("/healthz")
+@slack_router.get("/healthz", tags=["health"], openapi_extra={"security": PUBLIC})
 def slack_healthz(slack: SlackDep) -> dict[str, Any]:
     """The endpoint answers and the worker thread runs."""
     worker = slack.worker

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from monitor.web.deps import EngineDep, SessionDep, SettingsDep, WebDep
+from monitor.web.openapi import FILTER_PARAMETERS, html
 from monitor.web.queries import SENTIMENTS, STATUSES, URGENCIES, FilterError, inbox_page, parse_filters
 
 __all__ = ["router"]
@@ -15,12 +16,18 @@ __all__ = ["router"]
 router = APIRouter()
 
 
-@router.get("/")
+@router.get("/", response_class=RedirectResponse, status_code=303, tags=["inbox"])
 def root() -> RedirectResponse:
     return RedirectResponse("/inbox", status_code=303)
 
 
-@router.get("/inbox", response_class=HTMLResponse)
+@router.get(
+    "/inbox",
+    response_class=HTMLResponse,
+    tags=["inbox"],
+    responses={400: html("A filter value no filter accepts; the page names it.")},
+    openapi_extra={"parameters": FILTER_PARAMETERS},
+)
 def inbox(
     request: Request, web: WebDep, session: SessionDep, settings: SettingsDep, engine: EngineDep
 ) -> Response:

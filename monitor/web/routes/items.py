@@ -10,10 +10,10 @@ action, before the database is asked anything else.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated
+from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, BackgroundTasks, Form, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from alerts.action_ids import SENTIMENT_LABELS
 from alerts.alert_state import ActionError, assign, correct_sentiment, mark_handled, reopen
@@ -32,10 +32,19 @@ from monitor.web.deps import (
     WebDep,
 )
 from monitor.web.item import load_item
+from monitor.web.openapi import ACTION_RESPONSES, html
 
 __all__ = ["router"]
 
-router = APIRouter(prefix="/items/{mention_id}")
+router = APIRouter(prefix="/items/{mention_id}", tags=["items"])
+# What every action's OpenAPI says: 303 back to the item (403 / 404 before it runs); the labels a
+# correction takes (described, not enforced: another label gets the item page's own error message).
+ACTION: Final[dict[str, Any]] = {
+    "response_class": RedirectResponse,
+    "status_code": 303,
+    "responses": ACTION_RESPONSES,
+}
+_LABELS: Final = {"enum": list(SENTIMENT_LABELS)}
 
 
 def recorded_as(user: str) -> str:
@@ -43,7 +52,7 @@ def recorded_as(user: str) -> str:
     return f"web:{user}"
 
 
-@router.get("", response_class=HTMLResponse)
+@router.get("", response_class=HTMLResponse, responses={404: html("No mention has this id.")})
 def item_page(
     request: Request, mention_id: KnownItem, web: WebDep, session: SessionDep, settings: SettingsDep
 ) -> Response:
@@ -72,7 +81,7 @@ def _change_alert(
     return web.back_to_item(mention_id, done)
 
 
-@router.post("/handle")
+@router.post("/handle", **ACTION)
 def handle(
     _: CsrfChecked,
     mention_id: KnownItem,
@@ -88,7 +97,7 @@ def handle(
     return _change_alert(web, mention_id, user, tasks, change, ("Marked handled.", "Already handled."))
 
 
-@router.post("/reopen")
+@router.post("/reopen", **ACTION)
 def reopen_item(
     _: CsrfChecked,
     mention_id: KnownItem,
@@ -104,7 +113,7 @@ def reopen_item(
     return _change_alert(web, mention_id, user, tasks, change, ("Reopened.", "It was already open."))
 
 
-@router.post("/assign")
+@router.post("/assign", **ACTION)
 def assign_item(
     _: CsrfChecked,
     mention_id: KnownItem,
@@ -112,7 +121,7 @@ def assign_item(
     engine: EngineDep,
     user: CurrentUser,
     tasks: BackgroundTasks,
-    assignee: Annotated[str, Form()] = "",
+    assignee: Annotated[str, Form(description="Who takes it (empty: nobody); cut to 200 characters.")] = "",
 ) -> Response:
     assigned = "".join(ch for ch in assignee if ch.isprintable()).strip()[:200] or None
 
@@ -123,7 +132,7 @@ def assign_item(
     return _change_alert(web, mention_id, user, tasks, change, (done, "Nothing changed."))
 
 
-@router.post("/correct")
+@router.post("/correct", **ACTION)
 def correct(
     _: CsrfChecked,
     mention_id: KnownItem,
@@ -132,7 +141,7 @@ def correct(
     engine: EngineDep,
     user: CurrentUser,
     tasks: BackgroundTasks,
-    label: Annotated[str, Form()] = "",
+    label: Annotated[str, Form(description="The right label.", json_schema_extra=_LABELS)] = "",
 ) -> Response:
     if label not in SENTIMENT_LABELS:
         return web.back_to_item(mention_id, f"Pick one of: {', '.join(SENTIMENT_LABELS)}.", "error")
@@ -150,7 +159,7 @@ def correct(
     return web.back_to_item(mention_id, f"Sentiment recorded as {label}. Thank you.")
 
 
-@router.post("/reply")
+@router.post("/reply", **ACTION)
 def reply(
     _: CsrfChecked,
     mention_id: KnownItem,
@@ -159,7 +168,7 @@ def reply(
     engine: EngineDep,
     user: CurrentUser,
     tasks: BackgroundTasks,
-    text: Annotated[str, Form()] = "",
+    text: Annotated[str, Form(description="The reply, posted on the source where it has a reply API.")] = "",
 ) -> Response:
     alert = web.main_alert(mention_id)
     alert_id = alert.id if alert is not None else None

@@ -13,11 +13,12 @@ import logging
 import math
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from monitor.web.auth import SESSION_COOKIE, authenticate, forget_session, new_session, remember_session
 from monitor.web.deps import CsrfChecked, SessionDep, SettingsDep, WebDep
+from monitor.web.openapi import PUBLIC, html
 from monitor.web.throttle import Refusal, account_key, address_key
 
 __all__ = ["router"]
@@ -62,12 +63,31 @@ def _login_page(
     return response
 
 
-@router.get("/login", response_class=HTMLResponse)
-def login_form(request: Request, web: WebDep, session: SessionDep, next: str = "/inbox") -> Response:
+_NEXT = "Where to go after signing in: a path on this site (anything else goes to /inbox)."
+
+
+@router.get("/login", response_class=HTMLResponse, tags=["sign-in"], openapi_extra={"security": PUBLIC})
+def login_form(
+    request: Request,
+    web: WebDep,
+    session: SessionDep,
+    next: Annotated[str, Query(description=_NEXT)] = "/inbox",
+) -> Response:
     return _login_page(request, web, session, next)
 
 
-@router.post("/login", response_class=HTMLResponse)
+@router.post(
+    "/login",
+    response_class=HTMLResponse,
+    tags=["sign-in"],
+    openapi_extra={"security": PUBLIC},
+    responses={
+        303: {"description": "Signed in: a new session cookie, on to ``next``."},
+        401: html("Wrong user name, password or token: the sign-in page again."),
+        403: html("Refused: the form's CSRF token is not this session's, or it came from another site."),
+        429: html("Too many failed sign-ins: the sign-in page with Retry-After."),
+    },
+)
 def login(
     request: Request,
     _: CsrfChecked,
@@ -77,7 +97,7 @@ def login(
     username: Annotated[str, Form()] = "",
     password: Annotated[str, Form()] = "",
     token: Annotated[str, Form()] = "",
-    next: Annotated[str, Form()] = "/inbox",
+    next: Annotated[str, Form(description=_NEXT)] = "/inbox",
 ) -> Response:
     account = account_key(username.strip(), token.strip())
     address = address_key(request.client.host if request.client else None)
@@ -116,7 +136,13 @@ def _locked_out(
     return response
 
 
-@router.post("/logout")
+@router.post(
+    "/logout",
+    response_class=RedirectResponse,
+    status_code=303,
+    tags=["sign-in"],
+    responses={403: html("Refused: the form's CSRF token is not this session's.")},
+)
 def logout(_: CsrfChecked, web: WebDep, session: SessionDep) -> Response:
     if session is not None:
         forget_session(web.engine, session.sid)

@@ -20,6 +20,7 @@ from alerts.interactivity import (
     too_large,
 )
 from monitor.web.deps import SlackDep
+from monitor.web.openapi import PUBLIC, SLACK_BODY, SLACK_PARAMETERS, SLACK_RESPONSES
 
 __all__ = ["router"]
 
@@ -52,7 +53,13 @@ def _response(answer: Answer) -> Response:
     return Response(status_code=answer.status)
 
 
-@router.post(INTERACTIVITY_PATH)
+@router.post(
+    INTERACTIVITY_PATH,
+    tags=["slack"],
+    response_class=Response,
+    responses=SLACK_RESPONSES,
+    openapi_extra={"security": PUBLIC, "parameters": SLACK_PARAMETERS, "requestBody": SLACK_BODY},
+)
 async def interactivity(request: Request, slack: SlackDep) -> Response:
     remote = request.client.host if request.client else "?"
     if slack.verifier is None:
