@@ -11,12 +11,15 @@ Slack has no idempotency key for ``chat.postMessage``, so "exactly once" is buil
    or 5xx may have hidden a success) is first searched in ``conversations.history`` by that metadata;
    if found it is recorded as sent (``recovered``) instead of posted again.
 
-Rate limits reschedule by Slack's ``Retry-After`` (a short one is slept off in the same run, once);
+Rate limits reschedule by Slack's ``Retry-After`` (a short one is slept off in the same run, once) and
+do not count as attempts (Slack did not take the message);
 outages back off exponentially with jitter (:func:`monitor.core.backoff.backoff_delay`), so alerts that
 failed together do not all retry in the same second. Permanent errors fail the alert with a message
-saying what to fix. Thread replies post with their parent's ``thread_ts``; posts to one channel are
-spaced by ``slack.per_channel_interval_seconds``. What the pass does next (go on, skip the channel,
-stop) is returned as a :class:`NextStep`; the pass itself is :func:`alerts.outbox.deliver_pending`.
+saying what to fix; a refused token or app (``invalid_auth``, ``token_expired``, ``missing_scope``) is
+not the alert's fault, so the alert backs off like an outage and is posted once the token is fixed.
+Thread replies post with their parent's ``thread_ts``; posts to one channel are spaced by
+``slack.per_channel_interval_seconds``. What the pass does next (go on, skip the channel, stop) is
+returned as a :class:`NextStep`; the pass itself is :func:`alerts.outbox.deliver_pending`.
 """
 
 from __future__ import annotations
@@ -64,6 +67,9 @@ BACKOFF_MAX_SECONDS = 3600.0
 DEFAULT_INLINE_RETRY_SECONDS = 2.0
 # Slack's clock and ours may differ; look a little before the alert was created.
 RECOVERY_LOOKBACK = timedelta(minutes=10)
+# Refusals of a lookup that still let the post through (the app may lack channels:history but have
+# chat:write); every other token-wide refusal (token_expired, invalid_auth...) stops the attempt.
+LOOKUP_SCOPE_CODES = frozenset({"missing_scope", "no_permission"})
 
 
 def alert_metadata(alert_id: int) -> dict[str, Any]:
@@ -146,15 +152,30 @@ def _claim(ctx: DeliveryPass, alert: Alert) -> Alert | None:
 
 
 def _renew_claim(ctx: DeliveryPass, alert: Alert, error: str) -> Alert | None:
-    """Count another attempt on an alert we hold (after sleeping off a short rate limit)."""
+    """Take a fresh lease on an alert we hold (after sleeping off a short rate limit; not a new attempt)."""
     renewed = _update_owned(
-        ctx.engine,
-        alert,
-        attempts=alert.attempts + 1,
-        next_attempt_at=ctx.clock() + ctx.lease,
-        last_error=ctx.redact(error),
+        ctx.engine, alert, next_attempt_at=ctx.clock() + ctx.lease, last_error=ctx.redact(error)
     )
     return get_alert(ctx.engine, alert.id or 0) if renewed else None
+
+
+def _wait_out_rate_limit(ctx: DeliveryPass, alert: Alert, error: SlackRateLimited) -> None:
+    """Reschedule after Slack's ``Retry-After`` and give the claimed attempt back.
+
+    A 429 means Slack did not take the message, so it says nothing about the alert: counted as attempts,
+    a few rate-limited passes failed the alert for good (lost) and stretched the next outage backoff
+    (2^attempts) to many minutes. The attempt that was only rate-limited is not counted.
+    """
+    _update_owned(
+        ctx.engine,
+        alert,
+        status=AlertStatus.PENDING,
+        attempts=max(0, alert.attempts - 1),
+        next_attempt_at=ctx.clock() + timedelta(seconds=error.retry_after),
+        last_error=ctx.redact(str(error)),
+    )
+    ctx.counts["retried"] += 1
+    logger.warning("alert %s: %s; not counted as an attempt", alert.id, ctx.redact(str(error)))
 
 
 def _ts_time(ts: str) -> datetime | None:
@@ -249,8 +270,9 @@ def _known_channel_id(engine: Engine, channel: str) -> str | None:
 def _look_up(ctx: DeliveryPass, alert: Alert) -> tuple[str | None, str | None]:
     """(channel id, ts) of a message an earlier attempt already posted, or (channel id or None, None).
 
-    Rate limits and outages propagate (the attempt is retried later); a permanent error (say the app lacks
-    channels:history) is logged and the alert posted anyway: a possible duplicate beats a lost alert.
+    Rate limits, outages and a refused token propagate (the attempt is retried later); another permanent
+    error (say the app lacks channels:history) is logged and the alert posted anyway: a possible duplicate
+    beats a lost alert.
     """
     try:
         channel_id = (
@@ -266,6 +288,10 @@ def _look_up(ctx: DeliveryPass, alert: Alert) -> tuple[str | None, str | None]:
         oldest = alert.created_at - RECOVERY_LOOKBACK
         return channel_id, ctx.sender.find_by_alert_id(channel_id, alert.id or 0, oldest)
     except SlackPermanentError as exc:
+        if exc.global_failure and exc.code not in LOOKUP_SCOPE_CODES:
+            # The token itself is refused: the post would be refused too, or, if the token comes back
+            # between the two calls, duplicate a message that did land. Wait and look again instead.
+            raise
         logger.warning(
             "alert %s: cannot check whether an earlier attempt already posted it (%s); posting again, "
             "which may duplicate it",
@@ -328,9 +354,8 @@ def _settle(ctx: DeliveryPass, alert: Alert, message: SlackMessage) -> NextStep:
             return NextStep.CONTINUE
         except SlackRateLimited as exc:
             ctx.counts["ratelimited"] += 1
-            short = exc.retry_after <= ctx.inline_retry_max
-            if slept or not short or alert.attempts >= ctx.settings.slack.max_attempts:
-                _retry_or_fail(ctx, alert, exc, exc.retry_after)
+            if slept or exc.retry_after > ctx.inline_retry_max:
+                _wait_out_rate_limit(ctx, alert, exc)
                 return NextStep.STOP
             ctx.counts["retried"] += 1
             logger.info(
@@ -349,8 +374,15 @@ def _settle(ctx: DeliveryPass, alert: Alert, message: SlackMessage) -> NextStep:
             _retry_or_fail(ctx, alert, exc, _backoff(ctx, alert.attempts))
             return NextStep.STOP
         except SlackPermanentError as exc:
+            if exc.global_failure:
+                # The token or the app is refused (token_expired, invalid_auth, missing_scope): nothing is wrong
+                # with this alert, so it waits with the outage backoff instead of failing; once a person fixes
+                # the token it is posted. Failing it here lost every alert due during a token swap.
+                logger.error("alert %s: Slack refused the app: %s", alert.id, ctx.redact(str(exc)))
+                _retry_or_fail(ctx, alert, exc, _backoff(ctx, alert.attempts))
+                return NextStep.STOP
             _fail(ctx, alert, str(exc))
-            return NextStep.STOP if exc.global_failure else NextStep.SKIP_CHANNEL
+            return NextStep.SKIP_CHANNEL
 
 
 def deliver_one(ctx: DeliveryPass, alert: Alert) -> NextStep:

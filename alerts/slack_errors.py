@@ -60,7 +60,8 @@ _GLOBAL_CODES = frozenset(
 )
 _TOKEN_HINT = (
     "Slack rejected the bot token: set EARSHOT_SLACK__BOT_TOKEN to the app's current Bot User OAuth "
-    "Token (xoxb-...), then requeue the failed alerts."
+    "Token (xoxb-...); alerts wait and are retried with backoff, and any that ran out of attempts are "
+    "retried by `earshot alerts requeue`."
 )
 
 
@@ -108,12 +109,12 @@ def permanent_hint(code: str, channel: str | None, needed: str | None) -> str:
         "channel_not_found": f"Slack has no channel {where} visible to the bot: create it, invite the bot to "
         "it if it is private, or set EARSHOT_SLACK__DEFAULT_CHANNEL to an existing channel.",
         "not_in_channel": f"the Earshot bot is not a member of {where}: invite the bot to {where} "
-        "(`/invite @<bot name>` there) and requeue the failed alerts.",
+        "(`/invite @<bot name>` there) and run `earshot alerts requeue`.",
         "is_archived": f"{where} is archived: unarchive it or set EARSHOT_SLACK__DEFAULT_CHANNEL to another "
         "channel.",
         "missing_scope": f"the Slack app lacks the scope {needed or '(see the app settings)'}: add it under "
         "OAuth & Permissions (chat:write to post; channels:history, groups:history and channels:read for "
-        "duplicate checks), reinstall the app and requeue the failed alerts.",
+        "duplicate checks), reinstall the app and run `earshot alerts requeue`.",
         "restricted_action": f"a workspace setting stops the bot from posting in {where}: ask a Slack admin "
         "or choose another channel.",
     }

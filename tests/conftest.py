@@ -56,6 +56,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The soak test's figures (tests/monitor/test_soak.py) in the run's summary; under xdist too, as they
+    travel in the test report's ``user_properties``."""
+    for report in [*terminalreporter.stats.get("passed", []), *terminalreporter.stats.get("failed", [])]:
+        for name, value in getattr(report, "user_properties", []):
+            if name == "soak_figures":
+                terminalreporter.section("soak figures (tests/monitor/test_soak.py)")
+                terminalreporter.write_line(str(value))
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _crawls_fork_from_a_preloaded_server() -> None:
     """Crawl children keep their own process and reactor, without 2-3 s of imports each."""

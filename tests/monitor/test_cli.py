@@ -54,3 +54,44 @@ def test_unreachable_database_is_a_clear_error(
     assert main(["alerts", "send"]) == 2
     err = capsys.readouterr().err
     assert "cannot open database" in err and "pw@" not in err
+
+
+def test_alerts_requeue_retries_only_the_failed_alerts_it_is_given(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The command the Slack error hints name: failed alerts get fresh attempts, others are untouched."""
+    from sqlmodel import Session, select
+
+    from alerts.enqueue import enqueue_alerts
+    from monitor.core.db import make_engine
+    from monitor.core.models import Alert, AlertStatus
+    from tests.alerts.helpers import add_mention, make_settings
+
+    monkeypatch.setenv("EARSHOT_DATA_DIR", str(tmp_path))
+    settings = make_settings(tmp_path)
+    engine = make_engine(settings.effective_database_url)
+    add_mention(engine)
+    add_mention(engine, "en_low_rating")
+    add_mention(engine, "pl_negative", external_id="third")
+    enqueue_alerts(engine, settings)
+    with Session(engine) as session:
+        rows = list(session.exec(select(Alert).order_by(Alert.id)))
+        assert len(rows) == 3
+        for row in rows[:2]:
+            row.status, row.attempts, row.last_error = AlertStatus.FAILED, 5, "not_in_channel: invite the bot"
+            session.add(row)
+        session.commit()
+        first, second = (row.id for row in rows[:2])
+
+    assert main(["alerts", "requeue", "--id", str(first)]) == 0
+    assert "requeued 1 failed alert(s)" in capsys.readouterr().out
+    with Session(engine) as session:
+        status = {row.id: (row.status, row.attempts) for row in session.exec(select(Alert))}
+    assert status[first] == (AlertStatus.PENDING, 0)
+    assert status[second] == (AlertStatus.FAILED, 5)
+
+    monkeypatch.setenv("EARSHOT_CONSOLE_LANGUAGE", "pl")
+    assert main(["alerts", "requeue"]) == 0
+    assert "ponownie w kolejce: 1" in capsys.readouterr().out
+    with Session(engine) as session:
+        assert all(row.status == AlertStatus.PENDING for row in session.exec(select(Alert)))
