@@ -2,7 +2,7 @@
 
 Apart from :mod:`sentiment.aspects` because production never needs it: it reads a labelled JSONL file
 (:func:`load_labelled`), runs a detector over it and scores detection and aspect sentiment
-(:func:`evaluate_aspects`) into an :class:`AspectReport`, which prints as a table
+(:func:`evaluate_aspects`, or :func:`score_aspects` on detections already made) into an :class:`AspectReport`, which prints as a table
 (:meth:`AspectReport.format_table`) or JSON (:meth:`AspectReport.to_dict`) for ``earshot model`` and is what
 the regression tests guarding the tuned lexicon and thresholds check.
 """
@@ -24,6 +24,7 @@ __all__ = [
     "LabelledDataError",
     "evaluate_aspects",
     "load_labelled",
+    "score_aspects",
 ]
 
 
@@ -192,7 +193,19 @@ class _Counts:
 
 def evaluate_aspects(detector: AspectDetector, items: Sequence[LabelledAspects]) -> AspectReport:
     """Run ``detector`` on the labelled texts (one batch) and score detection and aspect sentiment."""
-    predictions = detector.detect([item.text for item in items])
+    return score_aspects(items, detector.detect([item.text for item in items]))
+
+
+def score_aspects(
+    items: Sequence[LabelledAspects], predictions: Sequence[Sequence[AspectMention]]
+) -> AspectReport:
+    """Score detections already made (one list of mentions per item, in order) against the gold labels.
+
+    Apart from :func:`evaluate_aspects` so that a caller measuring several things on one text set (``earshot
+    model eval-detectors``: aspects and apologies) runs the detector, the costly part, once.
+    """
+    if len(predictions) != len(items):
+        raise ValueError(f"{len(predictions)} prediction lists for {len(items)} labelled texts")
     per_aspect = {aspect: _Counts() for aspect in ASPECTS}
     micro, by_lang = _Counts(), {lang: _Counts() for lang in sorted({item.lang for item in items})}
     by_via: dict[str, list[int]] = {via: [0, 0] for via in ("lexicon", "encoder", "both")}

@@ -15,7 +15,7 @@ from typing import Any
 
 from sentiment.apology import is_complaint
 from sentiment.aspect_eval import LabelledAspects
-from sentiment.aspects import AspectDetector
+from sentiment.aspects import AspectMention
 from sentiment.corpus import CorpusItem
 from sentiment.urgency_eval import LabelledUrgency
 
@@ -56,9 +56,15 @@ COMPLAINT_HEADER = (
 
 
 def evaluate_complaints(
-    name: str, detector: AspectDetector, items: Sequence[LabelledAspects]
+    name: str, items: Sequence[LabelledAspects], found: Sequence[Sequence[AspectMention]]
 ) -> ComplaintReport:
-    found = detector.detect([i.text for i in items])
+    """Score the aspects a reply would apologise for, in ``found`` (:meth:`sentiment.aspects.AspectDetector.detect` of ``items``).
+
+    Takes the detections rather than the detector: the same detections also give the aspect figures
+    (:func:`sentiment.aspect_eval.score_aspects`), and detecting is the costly part.
+    """
+    if len(found) != len(items):
+        raise ValueError(f"{len(found)} detection lists for {len(items)} labelled texts")
     apologised = correct = gold_negative = praised = general = 0
     for item, mentions in zip(items, found, strict=True):
         complaints = {m.aspect for m in mentions if is_complaint(m.sentiment, m.score, m.complaint)}
@@ -69,6 +75,18 @@ def evaluate_complaints(
         praised += sum(1 for a in complaints if item.aspects.get(a) == "positive")
         general += not complaints
     return ComplaintReport(name, len(items), apologised, correct, gold_negative, praised, general)
+
+
+def spread_sample(items: Sequence[CorpusItem], n: int | None) -> list[CorpusItem]:
+    """At most ``n`` items spread evenly over ``items`` (every slice and style keeps its share); all for None.
+
+    A quicker look at the dev slices than all of them: the first ``n`` would be one slice's writers only.
+    """
+    if n is None or n >= len(items):
+        return list(items)
+    if n < 1:
+        raise ValueError(f"a sample needs at least 1 text, not {n}")
+    return [items[i * len(items) // n] for i in range(n)]
 
 
 def corpus_aspects(items: Sequence[CorpusItem]) -> list[LabelledAspects]:

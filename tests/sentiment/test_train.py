@@ -54,6 +54,10 @@ def test_resume_on_corrections_exports_a_loadable_model(shared_datasets: Path, t
         n_sst2=8,
         n_tweeteval_test=0,
         n_long_docs=0,
+        corpus_repeat=0,  # what is tested is the corrections' path to a model, not the corpus's
+        n_corpus_long_docs=0,
+        batch_size=4,  # two steps of 4 short texts: what resuming and exporting do is the same
+        max_length=64,
         extra_csv=(corrections,),
         resume=True,
         export_model=tmp_path / "model",
