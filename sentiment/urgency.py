@@ -35,6 +35,11 @@ threat, but only as ``elevated``, and it neither escalates fraud nor counts towa
 When the sentiment is positive (score > 0) a negated phrase is dropped ("nie uczula, polecam"); fraud words
 in a clearly positive text (score >= 0.5) are dropped too ("bałam się, że to oszustwo, ale wszystko doszło").
 
+Jokes and names: a threat word in a question or beside a laugh is dropped (fraud, legal, escalation), and a
+lawsuit the text itself calls a joke anywhere ("I'd sue them for making me buy more. Jokes aside...") is no
+threat; a fraud word inside quotes or after "grupa"/"group" is a name ("Oszukani przez..."), while an
+apostrophe within a word ("that's fraud", "I'd call it fraud") is not a quote.
+
 Inflection: Polish patterns match stems with an ending wildcard (``prawni[kc]\\w*``) or the listed endings
 where a bare stem would catch other words (``pozw-`` also starts *pozwolić*, so only the forms of *pozew*
 and *pozwać* are listed). Every Polish letter in a pattern also accepts its plain twin (ą/a, ł/l, ...)
@@ -257,6 +262,11 @@ class _Hit:
 _JOKE: Final = re.compile(
     r"😂|🤣|😅|😄|😆|😉|😜|😝|🤪|\bx+d+\b|\bha(?:ha)+\b|\bhehe\w*|\blol\b|\blmao\b|\bjk\b|\bżart\w*|\bjoke\w*"
 )
+# A lawsuit "for making me" buy more, or one the author calls a joke anywhere in the text, is praise.
+_LEGAL_JOKE: Final = re.compile(
+    r"\bfor making (?:me|us|my|our)\b|\bjokes? aside\b|\bjust joking\b|\bjk\b|\bżartuj\w*|\bzartuj\w*|"
+    r"\bza to,? że (?:muszę|musze|chcę|chce) (?:kupić|kupic|wydawać|wydawac)"
+)
 _AUTHORITY_ACTS: Final = re.compile(
     loose(
         r"\b(?:nałoż\w*|nakłada\w*|nałożył\w*|ukara\w*|wszczą\w*|wszczęł\w*|karę|kary|kara|fined|fines|"
@@ -264,7 +274,10 @@ _AUTHORITY_ACTS: Final = re.compile(
         r"(?:sąd|court)\w* (?:nakazał\w*|orzekł\w*|ruled|ordered))\b"
     )[0]
 )
-_GROUP_NAME: Final = re.compile(r"\b(?:grup\w*|group\w*|fb|facebook\w*|fejs\w*)\b|[\"'„”‘’]")
+# A quote mark opens or closes a name ('Oszukani przez X'); an apostrophe inside a word ("that's", "I'd") does not.
+_GROUP_NAME: Final = re.compile(
+    r"\b(?:grup\w*|group\w*|fb|facebook\w*|fejs\w*)\b|[\"„”]|(?<!\w)['‘’]|['‘’](?!\w)"
+)
 # Strong anger: "!!", a shouted word, an insult. A calm "to chyba oszustwo" is elevated; "ZŁODZIEJE!!!" critical.
 _SHOUT: Final = re.compile(r"!{2,}|\b[A-ZĄĆĘŁŃÓŚŹŻ]{4,}\b")
 _INSULT: Final = re.compile(
@@ -295,6 +308,8 @@ def _not_a_threat(code: str, norm: str, start: int, end: int) -> bool:
     lo, hi = _sentence(norm, start, end)
     sentence = norm[lo:hi]
     if code in _QUESTION_DROPS and (sentence.rstrip().endswith("?") or _JOKE.search(sentence)):
+        return True
+    if code == "legal_threat" and _LEGAL_JOKE.search(norm):  # "I'll sue you for making me addicted 😂"
         return True
     if code in ("public_escalation", "legal_threat") and _AUTHORITY_ACTS.search(sentence):
         return True

@@ -107,7 +107,7 @@ LEXICON: Final[dict[str, dict[str, tuple[str, ...]]]] = {
             r"szpital\w*",
             r"pogotowi\w*",
             r"karetk\w*",
-            r"(?:na|z) sor\w*",
+            r"(?:na|z) sor(?:ze|u|em)?",  # the emergency ward, not "sortownia" (a sorting hub)
             r"zadławi\w*",
             r"udławi\w*",
             r"zakrztusi\w*",
@@ -173,7 +173,7 @@ LEXICON: Final[dict[str, dict[str, tuple[str, ...]]]] = {
             r"skończył\w* się (?:\w+ )?szw\w*",
             r"szw\w* na (?:czole|głowie|brodzie|ręce|dłoni|nodze|palcu|kolanie)",
             r"(?:needed|got|has|have|had|needing) (?:\w+ )?stitches",
-            r"rozcię\w*",
+            r"rozcię(?:ł|ci|t)\w*",  # a cut, not "rozcieńczony" (diluted)
             r"weteryn\w*",
             r"(?:emergency )?vet (?:visit|bill|said|confirmed|today)",
             r"(?:to|at) the vet",
@@ -215,6 +215,39 @@ LEXICON: Final[dict[str, dict[str, tuple[str, ...]]]] = {
             r"bez (?:\w+ )?oznacze\w* ce",
             r"without (?:any |a )?ce mark\w*",
             r"gis",
+            # what people saw, smelled or nearly suffered, rather than the name of the harm
+            r"(?:stopi|roztopi)\w*(?<!stopie)(?<!stopień)(?<!stopnie)",
+            r"stopion\w*",
+            r"melted (?:its|the|onto|into|at|and|in)",
+            r"(?:plug|socket|cable|charger|adapter|connector|case|strip|wire)\w* (?:\w+ )?melted",
+            r"dym(?:u|em)?",
+            r"(?:actual|black|white|thick|real) smoke",
+            r"swąd\w*",
+            r"osmal\w*",
+            r"nadpal\w*",
+            r"(?:kawał|kawal|odłam|odlam)\w* (?:\w+ )?(?:szkła|szkla|szkło|szklo|metalu|plastiku)",
+            r"(?:piece|shard|bit|chunk|splinter)s? of (?:glass|metal)",
+            r"glass (?:in|inside) (?:the|my|a|her|his)",
+            r"do krwi",
+            r"porani\w*",
+            r"(?:fingers?|hand|arm) (?:\w+ )?(?:got |was |were )?(?:pinched|trapped|crushed|caught) ",
+            r"(?:cut|scratched|burned|burnt) (?:\w+ )?(?:daughter|son|kid|child|baby)\S* (?:finger|hand|arm|leg|face|cheek)\w*",
+            r"(?:nearly|almost) (?:hit|fell|fall|killed|crushed|choked|fell on)",
+            r"prawie (?:\w+ )?(?:wypad|spad|się przewr|sie przewr|przewr|udusi|zadławi)\w*",
+            r"strach (?:pomyśleć|pomyslec)",
+            r"(?:could've|could have) been a fire",
+            r"(?:small|electric|mild|nasty) shock",
+            r"got (?:a |an )?(?:\w+ )?shock from",
+            r"wybi\w* (?:\w+ )?bezpiecznik\w*",
+            r"kołatani\w* serca",
+            r"palpitation\w*",
+            r"(?:zrobiło|zrobilo) (?:\w+ )?(?:się|sie) (?:słabo|slabo|niedobrze)",
+            r"opuchnię\w*",
+            r"czerwon\w* (?:plam|placki|krost|bąbl|babl)\w*",
+            r"recall(?:ed)? notice",
+            r"is recalled",
+            r"(?:do|powin\w*|musi) (?:\w+ )?(?:wycofania|być wycofan\w*|byc wycofan\w*)",
+            r"(?:product safety|consumer safety) (?:people|team|authority|office|regulator)",
         ),
         "elevated": loose(
             r"alergi[aięą]",
@@ -230,7 +263,8 @@ LEXICON: Final[dict[str, dict[str, tuple[str, ...]]]] = {
             r"pleś(?:ń|ni|nią)",
             r"robak\w*",
             r"larw\w*",
-            r"wycofa\w* z (?:obrotu|rynku|sprzedaży)",
+            r"wycofa\w* ze? (?:obrotu|rynku|sprzedaży)",
+            r"wycofuj\w* ze? (?:obrotu|rynku|sprzedaży)",
             r"allerg(?:y|ies)",
             r"(?:got|became|fell|was|were) (?:very |really |violently )?(?:sick|ill) after",
             r"batter(?:y|ies) (?:is |are |was |were |has |have |got )?(?:swollen|swelling|bulging|swelled)",
@@ -330,6 +364,44 @@ LEXICON: Final[dict[str, dict[str, tuple[str, ...]]]] = {
             r"(?:opublikował|upublicznił|udostępnił)\w* (?:\w+ )?(?:mój|moje|moj|moich) (?:adres|dane|numer|telefon)\w*",
             r"(?:znał|znala|znała|zna) (?:moje )?(?:imię|imie|nazwisko|adres)",
             r"(?:ma|mają|maja|has|have) (?:ich |waszą |wasza |the shop's |their )?(?:baz\w*|database|customer list)",
+            # data or a database that leaked ("ktoś wyciekł bazę"); the word alone is a liquid ("połowa kremu
+            # wyciekła", "po 2 tygodniach wyciek" from a washing machine), so it needs data or a database nearby
+            r"(?:wyciekł|wyciekl|wycieka|wyciec)\w* (?:\w+ ){0,2}?(?:baz|dan|hasł|numer)\w*",
+            r"(?:dan|baz|hasł)\w* (?:\w+ ){0,2}?(?:wyciekł|wyciekl|wycieka|wyciec|wyniesion|wykradzion|wyciągnięt)\w*",
+            r"(?:wyniósł|wyniosl|wynieśli|wyciągnął|wyciągnęli|wykradł|wykradli|ukradł|ukradli) (?:\w+ ){0,2}?(?:dan|baz)\w*",
+            r"(?:system|systems|data|info|information|details|database|someone|somebody|something)(?:'s|’s)? "
+            r"(?:\w+ )?leak(?:ed|ing)",
+            r"leak(?:ed|ing) (?:somewhere|something|customer|data|info|details|order)\w*",
+            r"(?:breach|breached|breaches)",
+            r"(?:skąd|skad) (?:\w+ ){0,2}?(?:mają|maja|miał\w*|mieli|wiedzieli|wiedzą|wiedza|wzięli|wzieli) "
+            r"(?:\w+ ){0,3}?(?:dane|danych|numer\w*|adres\w*|histori\w*|nazwisk\w*|imi\w*|to|te|moje|mój|moj)\b",
+            r"(?:skąd|skad) (?:ci |ci |ktoś|ktos|oszuści|oszusci|oni|złodzieje) (?:\w+ )?(?:mają|maja|miał\w*|mieli|wiedzieli|wiedzą|wzięli)",
+            r"(?:how|where) did (?:they|the scammers|scammers|someone|the caller|he|she) (?:\w+ )?(?:get|know|find)",
+            r"(?:przej(?:ął|ęła|ęli|ęto)|przejęt\w*|przejmie)\w* (?:\w+ )?(?:moje |mój |moj |nasze |jej |jego )?kont\w*",
+            r"(?:ktoś|ktos) (?:\w+ ){0,2}?(?:się |sie )?(?:włamał|wlamal|zamówił|zamowil|zalogował|zalogowal)\w* "
+            r"(?:\w+ ){0,3}?(?:na |do |z )?(?:moje|mojego|mojej|moj|naszego|nasze)\w* (?:\w+ )?(?:kont\w*|kart\w*)",
+            r"(?:ktoś|ktos) (?:mi |się |sie |mi się |mi sie )*(?:włamał|wlamal)\w*",
+            r"(?:someone|somebody|they|he|she) (?:\w+ ){0,2}?(?:placed|ordered|logged|got|used|hijacked)\w* "
+            r"(?:\w+ ){0,4}?(?:on|into|in to|to|using|with)? ?(?:my|our) (?:\S+ )?(?:account|saved card)",
+            r"(?:hijacked|compromised) (?:my|our) (?:\w+ )?account",
+            r"(?:czyj|czyi)\w* (?:\w+ )?(?:paczk|zdjęci|zdjec|dan|faktur|adres|plik|kont|recept|zamówie|zamowie)\w*",
+            r"cudz\w* (?:\w+ )?(?:recept|kont|zamówie|zamowie|paczk|zdjęci|zdjec|etykiet|naklejk|nazwisk|plik|telefon)\w*",
+            r"(?:imię|imie|imion|nazwisk|adres|telefon|dan|faktur|etykiet|naklejk|zamówie|zamowie)\w* (?:\w+ ){0,5}?"
+            r"(?:inn|obc)\w* (?:osob|osób|klient|kupując|mam|rodzin|pani|pana|firm|kobiet|ludzi)\w*",
+            r"someone else'?s (?:\w+ )?(?:files|photos|pictures|account|orders?|messages|documents|card|receipt|"
+            r"prescription|steam|whatsapp|windows|google|apple|icloud)\w*",
+            r"(?:another|other|different|a random|a different) (?:customer|person|buyer|family|business|company|companies|"
+            r"household|mum|mom|café|cafe|client)(?:s|es)?(?:'s|’s|s'|')? (?:\w+ ){0,5}?"
+            r"(?:name|address|data|details|phone|invoice|label|files|photos|order|account|nip|bank)\w*",
+            r"(?:strangers?|other (?:companies|customers|people|cafés|cafes|businesses))(?:'s|’s|s'|')? "
+            r"(?:\w+ ){0,2}?(?:name|address|data|details|phone|invoice|orders?)\w*",
+            r"idor",
+            r"(?:bez|without) (?:\w+ )?(?:autoryzacji|authori[sz]ation|auth)",
+            r"(?:anyone|każdy|kazdy) (?:\w+ )?(?:can|może|moze) (?:\w+ )?(?:see|read|view|access|enumerate|zobaczyć|zobaczyc|"
+            r"przeczytać|podejrzeć|sprawdzić)",
+            r"(?:phishing|fake|scam|oszuka\w*|fałszyw\w*|falszyw\w*)\w* (?:\w+ ){0,6}?(?:numer\w* zamówienia|numerem zamówienia|"
+            r"numer\w* zamowienia|numerem zamowienia|order numbers?|order details|order data|customer data)",
+            r"(?:customer|personal|order) data (?:\w+ ){0,3}?(?:in|into) (?:\w+ )?(?:phishing|scammers|fraudsters)\w*",
         ),
         "elevated": loose(
             r"dan\w* osobow\w*",
@@ -408,7 +480,7 @@ LEXICON: Final[dict[str, dict[str, tuple[str, ...]]]] = {
             r"nie zamawiajcie",
             r"bojkot\w*",
             r"boycott\w*",
-            r"(?:do not|don't|dont|never) (?:ever )?(?:buy|order|shop)\w*(?: anything)? (?:from|at|with|here)",
+            r"(?:do not|don't|dont|never) (?:ever )?(?:buy|order|shop)\w*(?: anything)? (?:from|at|with|here|there)",
             r"(?:just )?avoid (?:this (?:shop|store|seller|company|site)|them|at all costs|like the plague|\w+\.(?:pl|com|eu))",
             r"just avoid",
             r"stay (?:well )?away from",
@@ -424,6 +496,36 @@ LEXICON: Final[dict[str, dict[str, tuple[str, ...]]]] = {
             r"eck",
             r"ccpc",
             r"ecc(?:-net)?",
+            # threats to post the story, counts of platforms written as people inflect them ("na wykopa")
+            r"(?:opisz|opisuj|opisa|wrzuc|wrzuć|wrzucę|publikuj|opublikuj|pokaż|pokaz|pokaż|udostępni|dzwoni|zadzwoni|"
+            r"napis|pisz|zgłosz|zgłasz|wysł|wysyła|idę|ide|pójdę|pojde)\w* (?:[^\s.,;:!?]+ ){0,6}?(?:na|do|w) (?:[^\s.,;:!?]+ ){0,2}?"
+            r"(?:grup[aęyie]\w*|wykop\w*|tiktok\w*|reddit\w*|gazet\w*|telewizj\w*|redakcj\w*|dziennik\w*|tvn\w*|"
+            r"fejs\w*|facebook\w*|insta\w*|twitter\w*|youtub\w*|forum|forach|portal\w*|program\w* (?:interwencyjn|"
+            r"konsumenck)\w*)",
+            r"(?:idą|idzie|pójdzie|pojdzie|pójdą|trafi|trafią|poleci|polecą|wyląduje|wylądują|ląduje) (?:\w+ )?(?:na|do|w) "
+            r"(?:[^\s.,;:!?]+ ){0,2}?(?:grup\w*|gazet\w*|wykop\w*|tiktok\w*|reddit\w*|internet\w*|sieć|sieci|telewizj\w*|"
+            r"media|mediów|fejs\w*|facebook\w*|insta\w*|forum)",
+            r"(?:opisz|opiszę|opiszemy|opisze)\w* (?:\w+ )?(?:wszystko|całą sprawę|cala sprawe|całą historię|ze zdjęciami|"
+            r"u siebie|publicznie)",
+            r"(?:zrobi|nagra|zmontuj)\w* (?:z tego|o was|o tym|o tej sprawie|o tym sklepie) (?:\w+ )?(?:film|filmik|rolk|"
+            r"wątek|post|materiał|odcin|shorts)\w*",
+            r"(?:pis|opis|wrzuc|napis|recenzj)\w* (?:\w+ ){0,2}?(?:wszędzie|wszedzie)",
+            r"(?:zgłasz|zgłos|zgłoś|skarg|spór|spor|zakładam spór|dispute)\w* (?:\w+ ){0,2}?(?:do |w |na )?allegro\w*",
+            r"ochron\w* kupując\w*",
+            r"(?:złoż|zloz|zgłos|otworz|otwier|zakład|zaklad|założ|zaloz)\w* (?:\w+ )?(?:dispute|spór|spor)\w*",
+            r"(?:sprawa|sprawę|sprawe) (?:jest |już |juz )*(?:w|do) bank\w*",
+            r"(?:do|u) rzecznik(?:a|iem)?(?! prasow)",
+            r"(?:do|w) inspekcj\w*",
+            r"uciekajcie",
+            r"(?:taking|take|took|bring|bringing) (?:this|it) to (?:every|all the|the) (?:\w+ ){0,2}?(?:site|group|forum|page|"
+            r"platform|press|media)\w*",
+            r"(?:goes|go|going) (?:up )?(?:on|to) (?:every|all|the) (?:\w+ ){0,2}?(?:facebook|group|reddit|twitter|tiktok|"
+            r"instagram|forum|site)\w*",
+            r"(?:post|share|write|put|publish|upload)\w* (?:[^\s.,;:!?]+ ){0,4}?(?:on|to|in|across) (?:[^\s.,;:!?]+ ){0,3}?(?:group|groups|blog|"
+            r"forums?|review sites?|channel|tiktok|reddit|twitter|instagram|facebook)\b",
+            r"write about (?:[^\s.,;:!?]+ ){0,4}?(?:on|in) my (?:blog|channel|page|newsletter)",
+            r"(?:consumer|local) (?:tv|television|programme|program|show|paper|newspaper|news)",
+            r"(?:a |very nice |whole |full )?thread (?:\w+ )?drafted",
         ),
     },
     "fraud_scam": {
@@ -476,6 +578,21 @@ LEXICON: Final[dict[str, dict[str, tuple[str, ...]]]] = {
             r"ponzi",
             r"pyramid scheme",
             r"(?:keep|keeping|kept) (?:all )?my money",
+            r"fejk\w*",
+            r"(?:replica|knock-?off)\w*",
+            r"używan\w* (?:\w+ ){0,3}?jako now\w*",
+            r"uzywan\w* (?:\w+ ){0,3}?jako now\w*",
+            r"(?:used|opened|returned|refurbished|second-hand|resealed)\w* (?:\w+ ){0,3}?(?:sold|sent|passed off) as (?:new|genuine)",
+            r"false advertising",
+            r"wprowadza\w* w (?:błąd|blad)",
+            r"kombinuj\w*",
+            r"(?:took|taken|takes) (?:my|our|people's|their) (?:\w+ )?(?:money|payment|cash|deposit)\w* (?:\w+ ){0,2}?"
+            r"(?:and|then) (?:\w+ )?(?:vanished|disappeared|nothing|ran|never)",
+            r"(?:wzięli|wzieli|zabrali|wziął|wzial|zgarnęli|zgarneli) (?:\w+ )?(?:kas\w*|pieniądz\w*|pieniadz\w*|hajs\w*|zaliczk\w*) "
+            r"(?:\w+ ){0,2}?(?:i|a) (?:\w+ )?(?:cisza|zniknęli|znikneli|zniknął|nic|przepadli)",
+            r"fake (?:copy|label|account|profile|page|clone|courier|sms|text|email|store)\w*",
+            r"(?:clone|copy) of (?:the|their|a real|the real) (?:\w+ )?(?:site|shop|store|website)",
+            r"(?:fałszyw|falszyw)\w* (?:kont|profil|stron|kurier|sms|mail)\w*",
         ),
     },
     "repeated_complaint": {
@@ -486,29 +603,63 @@ LEXICON: Final[dict[str, dict[str, tuple[str, ...]]]] = {
             r"(?:drugi|trzeci|czwarty|piąty|szósty|kolejny|któryś|enty|n-ty|setny|\d+\.?) raz|"
             r"ponownie|znowu|znów|wielokrotnie|kilkakrotnie|"
             r"(?:kilka|parę|wiele|kilkanaście|dwa|trzy|cztery|pięć|\d+) raz\w*)",
+            # the author's own contact counted from three up, a few words apart ("Pisałem do nich 6 razy",
+            # "dzwoniłam na infolinię 8 razy"); "twice" and the shop's own "wysłali dwa razy" stay out
+            r"(?:pisz|pisa|napisa|zgłasz|zgłosi|dzwoni|zadzwoni|reklamow|reklamuj|prosz|prosi|pyta|zapyta|przypomina|"
+            r"monituj|kontaktow|kontaktuj|rozmawia|dopomina|upomina)\w* (?:[^\s.,;:!?]+ ){0,3}?"
+            r"(?:po raz (?:trzeci|czwarty|piąty|szósty|kolejny|któryś|enty|n-ty|setny|[3-9]\.?|\d\d+\.?)|"
+            r"(?:trzeci|czwarty|piąty|szósty|kolejny|któryś|enty|n-ty|setny|[3-9]\.?|\d\d+\.?) raz|"
+            r"(?:kilka|parę|wiele|kilkanaście|trzy|cztery|pięć|sześć|[3-9]|\d\d+) razy)",
             r"(?:po raz (?:drugi|trzeci|czwarty|piąty|szósty|kolejny|któryś|enty|n-ty|setny|\d+\.?)|"
             r"(?:drugi|trzeci|czwarty|piąty|szósty|kolejny|któryś|enty|n-ty|setny|\d+\.?) raz|"
-            r"ponownie|znowu|znów|wielokrotnie|kilkakrotnie|(?:kilka|parę|wiele|kilkanaście|\d+) razy) (?:już )?"
-            r"(?:pisz|pisał|napisał|zgłasz|zgłosił|dzwoni|dzwonił|reklamuj|reklamował|prosz|prosił|pyta|pytał|"
+            r"ponownie|znowu|znów|wielokrotnie|kilkakrotnie|jeszcze raz|który to (?:już )?raz|"
+            r"(?:kilka|parę|wiele|kilkanaście|\d+) razy) (?:już )?(?:[^\s.,;:!?]+ ){0,3}?"
+            r"(?:pisz|pisa|pisał|napisał|zgłasz|zgłosił|dzwoni|dzwonił|reklamuj|reklamował|prosz|prosił|pyta|pytał|"
             r"przypomina|monituj|wysyła|wysłał|kontaktuj|kontaktował|odsyła|odesłał)\w*",
             r"(?:kolejn|ponown|drug|trzec|czwart|powtórn)\w* (?:reklamacj|zgłoszeni|mail|e-mail|wiadomoś|monit|"
             r"ponagleni|prośb)\w*",
             r"(?:nadal|wciąż|dalej|ciągle) (?:brak|nie ma|bez) (?:żadnej )?(?:odpowiedzi|kontaktu|reakcji)",
             r"(?:nadal|wciąż|dalej|ciągle) nikt (?:się )?(?:nie )?(?:odpisa|odpowiada|odpowiedzia|odezwa|kontaktowa)\w*",
-            r"(?:writ|email|e-mail|contact|call|messag|ask|complain|chas|remind|rais|report)\w* (?:you |this |here |to you )?"
+            r"(?:writ|email|e-mail|contact|call|messag|ask|complain|chas|remind|rais|report|rang|wrote)\w* "
+            r"(?:[\w'’@#&-]+ ){0,4}?"
             r"(?:again|for the (?:second|third|fourth|fifth|nth|umpteenth|\d+(?:st|nd|rd|th)) time|"
-            r"(?:several|multiple|many|numerous|countless|\d+) times)",
-            r"(?:second|third|fourth|fifth|nth|umpteenth|\d+(?:st|nd|rd|th)) time (?:i(?:'m| am|'ve| have)? )?"
-            r"(?:writ|email|e-mail|contact|call|messag|ask|complain|chas|report)\w*",
+            r"(?:several|multiple|many|numerous|countless|three|four|five|six|seven|eight|nine|ten|\d+) times)",
+            r"(?:second|third|fourth|fifth|nth|umpteenth|\d+(?:st|nd|rd|th)) time (?:that )?(?:i(?:'m| am|'ve| have)? )?"
+            r"(?:writ|email|e-mail|contact|call|messag|ask|complain|chas|report|comment|post|tag|leav|follow)\w*",
             r"(?:my|this is my) (?:second|third|fourth|fifth|nth|umpteenth|\d+(?:st|nd|rd|th)) "
-            r"(?:complaint|email|e-mail|message|ticket|follow-up|attempt)s?",
+            r"(?:complaint|email|e-mail|message|ticket|follow-up|attempt|contact|post|comment|call|letter|request|"
+            r"reminder|review)s?",
             r"yet another (?:complaint|email|e-mail|message|ticket|follow-up)",
             # repeated or unanswered contact, counted or timed ("czwarty mail", "od tygodnia cisza")
             r"(?:za|na|od|po)?(?:dzwoni|pisa|pisz|napisa|wysła|pyta|zapyta)\w* (?:\w+ ){0,3}?po raz "
             r"(?:drugi|trzeci|czwarty|piąty|szósty|kolejny|któryś|enty|\d+\.?)",
-            r"(?:drug|trzec|czwart|piąt|szóst|kolejn)\w* (?:mail\w*|e-mail\w*|telefon\w*|wiadomoś\w*|zgłoszeni\w*|monit\w*)",
+            r"(?:drug|trzec|czwart|piąt|szóst|kolejn)\w* (?:mail\w*|e-mail\w*|telefon\w*|wiadomoś\w*|zgłoszeni\w*|monit\w*|"
+            r"list\w*|pism\w*|przypomnie\w*|ponagle\w*|komentarz\w*)",
+            r"(?:mimo|po) (?:\d+|dwóch|trzech|czterech|pięciu|kilku|paru|wielu) (?:próśb|prośbach|maili|mailach|telefonów|"
+            r"telefonach|zgłoszeń|zgłoszeniach|wiadomości|wiadomościach|pism|listów|przypomnień|monitów|ponagleń)",
             r"\d+\. (?:mail\w*|e-mail\w*|telefon\w*|wiadomoś\w*|zgłoszeni\w*)",
-            r"(?:drugi|trzeci|czwarty|piąty|szósty|kolejny) (?:tydzień|miesiąc) (?:czekam|piszę|dzwonię|walczę|proszę)",
+            r"(?:drugi|trzeci|czwarty|piąty|szósty|siódmy|kolejny) (?:dzień|tydzień|miesiąc) (?:czekam na (?:odpowiedź|kontakt)|"
+            r"piszę|dzwonię|walczę|proszę|pytam|monituję|przypominam)",
+            # unanswered for a stated time: "od trzech tygodni nie odpisują", "na maile nie odpowiadają od 10 dni"
+            r"(?:od|przez) (?:\d+ |dwóch |trzech |czterech |pięciu |kilku |paru |wielu |pół )?(?:tyg\w*|tydzień|miesi\w*|dni|"
+            r"roku|poniedziałku|wtorku|środy|czwartku|piątku|soboty|niedzieli)\b (?:[^\s.,;:!?]+ ){0,3}?(?:nie (?:odpisuj|odpowiada|"
+            r"odpowiedzia|odpisa|oddzwoni|odzywa|odezwa|reaguj|odbiera)\w*|ignoruj\w*|milcz\w*|dzwonię|dzwonie|piszę|pisze|"
+            r"proszę|prosze|monituję|przypominam|ponaglam)",
+            r"nie (?:odpisuj|odpowiada|odpowiedzia|odpisa|oddzwoni|odzywa|odezwa|reaguj)\w* (?:[^\s.,;:!?]+ ){0,3}?(?:od|przez|już) "
+            r"(?:\d+|dwóch|trzech|czterech|pięciu|kilku|paru|wielu|tygodnia|miesiąca|pół)\w*",
+            r"(?:nie ma|brak|bez) (?:\w+ )?(?:odpowiedzi|kontaktu|odzewu|reakcji) (?:[^\s.,;:!?]+ ){0,2}?od (?:\d+|dwóch|trzech|czterech|"
+            r"pięciu|kilku|paru|wielu|tygodnia|miesiąca)\w*",
+            r"(?:tydzień|tydzien|miesiąc|miesiac|\d+ dni|(?:dwa|trzy|cztery|kilka) tygodnie|\d+ tygodni\w*) "
+            r"(?:\w+ )?(?:bez|brak) (?:odpowiedzi|kontaktu|odzewu|reakcji)",
+            r"po (?:\d+ |dwóch |trzech |czterech |kilku )?(?:tygodniach|miesiącach|tygodniu|miesiącu|dniach) (?:ciszy|milczenia)",
+            r"(?:hasn't|haven't|has not|have not|hadn't|never|didn't|did not) (?:\w+ )?(?:answered|replied|responded|"
+            r"got(?:ten)? back|heard back)\w* (?:\w+ ){0,3}?(?:in|for|since|after|within) (?:\w+ )?(?:days?|weeks?|months?|"
+            r"a week|a month)",
+            r"ignor(?:ed|ing) (?:my|our|me|us|all|every)\w* (?:\w+ ){0,3}?(?:for|since|in) (?:\w+ )?(?:days?|weeks?|months?|"
+            r"a week|a month)",
+            r"ignored (?:\w+ )?(?:two|three|four|five|several|multiple|all my|\d+) (?:\w+ )?(?:messages|emails|e-mails|calls|"
+            r"tickets|requests)",
+            r"day \d+ of (?:trying|waiting|chasing|asking)",
             r"(?:dwa|trzy|cztery|pięć|sześć|kilka|parę|kilkanaście|\d+) (?:maile|maili|e-maile|telefony|telefonów|wiadomości|zgłoszenia|zgłoszeń)",
             r"nikt (?:\w+ ){0,2}?nie (?:odpisuje|odpisał\w*|odpowiada|odpowiedział\w*|oddzwoni\w*|oddzwania|"
             r"odezwał\w*|reaguje)",
@@ -521,7 +672,7 @@ LEXICON: Final[dict[str, dict[str, tuple[str, ...]]]] = {
             r"(?:ignoruj|olewa|zlewa)\w* (?:mnie|moje|nas|maile|wiadomości|klientów)",
             r"(?:second|third|fourth|fifth|sixth|\d+(?:st|nd|rd|th)) (?:email|e-mail|message|call|phone call|ticket|chat|follow-up)s?",
             r"(?:two|three|four|five|six|several|multiple|many|\d+) (?:emails|e-mails|messages|calls|phone calls|tickets|chats)"
-            r"(?: later| in| sent| since| and| so far|,)",
+            r"(?: later| in| sent| since| and| so far| with| without| ignored| unanswered| no|,)",
             r"(?:called|emailed|phoned|messaged|rang|wrote to|contacted)\w* (?:\w+ ){0,3}?(?:twice|three times|four times|"
             r"five times|\d+ times|several times|multiple times|again and again)",
             r"(?:not a single|zero|no) (?:human |real )?(?:reply|replies|response|responses|answer)\w* (?:for|since|in|after)",
@@ -532,6 +683,7 @@ LEXICON: Final[dict[str, dict[str, tuple[str, ...]]]] = {
             r"przesta\w* (?:odpisywać|odpowiadać|odbierać)",
             r"nie odbiera\w* (?:telefonów |telefonu )?od (?:\w+ )?(?:tygodnia|tygodni|dni|miesiąca|rana)",
             r"od (?:\d+ )?(?:tyg|tygodni\w*|tydzień|miesiąc\w*|dni)\b (?:\w+ ){0,2}?(?:nic|cisza|pytam|piszę|czekam na odpowiedź)",
+            r"na (?:maile?|e-?maile?|wiadomości|telefony|listy|pisma) (?:od |przez )?(?:[^\s.,;:!?]+ ){0,3}?(?:nic|cisza|zero|nikt)",
             r"since last (?:monday|tuesday|wednesday|thursday|friday|week|month)",
             r"still (?:no|not had|not received|haven't had|haven't received|have not had|have not received|"
             r"had no|received no|waiting for) (?:a |an |any )?(?:reply|response|answer)",
