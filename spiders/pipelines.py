@@ -35,7 +35,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from monitor.core.db import make_engine, write_session
-from monitor.core.store import MentionIn, UpsertOutcome, set_watermark, upsert_mention
+from monitor.core.store import MentionIn, UpsertOutcome, set_watermark, upsert_mentions
 from spiders.config import earshot_settings
 from spiders.items import InvalidItem, MentionItem, is_truncated, to_mention_in
 from spiders.logformatter import describe_item
@@ -113,16 +113,16 @@ class BatchResult:
 
 
 def store_batch(engine: Engine, mentions: Sequence[MentionIn]) -> BatchResult:
-    """Upsert ``mentions`` in order in one transaction; if the database refuses it, one transaction each.
+    """Upsert ``mentions`` in one transaction, set-based; if the database refuses it, one transaction each.
 
-    Why the fallback: one bad row must not cost the other items of its batch (nor their scopes'
-    watermarks). Upserting twice in one session behaves like two transactions, since ``upsert_mention``
-    flushes, so a batch holding the same review twice stores it as two sequential upserts would.
+    :func:`upsert_mentions` stores the batch as upserting its items in order would (a review twice in one
+    batch is two upserts in a row) in a handful of statements. Why the fallback: one bad row must not cost
+    the other items of its batch (nor their scopes' watermarks).
     """
     try:
         with write_session(engine) as session:
             outcomes: list[UpsertOutcome | SQLAlchemyError] = [
-                upsert_mention(session, mention)[1] for mention in mentions
+                result.outcome for result in upsert_mentions(session, mentions)
             ]
         return BatchResult(outcomes)
     except SQLAlchemyError as exc:
@@ -135,7 +135,7 @@ def _store_one(engine: Engine, mention: MentionIn) -> UpsertOutcome | SQLAlchemy
     """One item in its own transaction; the database's refusal is returned for that item to report."""
     try:
         with write_session(engine) as session:
-            return upsert_mention(session, mention)[1]
+            return upsert_mentions(session, [mention])[0].outcome
     except SQLAlchemyError as exc:
         return exc
 
