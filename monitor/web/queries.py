@@ -4,6 +4,11 @@ Why one query builder: the inbox page, the CSV and the JSON export must show exa
 the same filters, so they share :func:`filtered_rows`. Filtering, ordering and paging run in the
 database (LIMIT/OFFSET); only one page (or one streamed batch) is ever in Python.
 
+A search (``q``) has the alert keyword matcher's semantics (:mod:`monitor.web.search`): the matcher
+confirms each row in Python, in order, until the page is full; a common word is found by walking the
+newest mentions in keyset batches, a rare one through the search index (:func:`_searched_ids`), so a page
+costs about a page. The inbox shows no total, so no page view counts a million rows.
+
 Each row joins the mention with its target, the newest sentiment score of its current version, and its
 newest top-level alert (the alert loop's state: handled, assigned, open). An item's status is
 ``handled`` (its alert is handled), ``assigned`` (open and assigned), ``open`` (alerted, nobody on it)
@@ -12,20 +17,31 @@ or ``none`` (never alerted); the ``unhandled`` filter means alerted and not hand
 
 from __future__ import annotations
 
-import sqlite3
 import unicodedata
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any, Final
+from typing import Any, Final, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    String,
+    TextClause,
+    bindparam,
+    func,
+    or_,
+    select,
+    text,
+    type_coerce,
+)
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
 from monitor.core.models import Alert, AlertKind, Mention, SentimentScore, TargetRow
 from monitor.core.timeutil import as_utc
+from monitor.web.search import CATCH_UP_ROWS, SearchError, index_pending, parse_search
 
 __all__ = [
     "SENTIMENTS",
@@ -53,9 +69,16 @@ FILTER_NAMES: Final = (
     "date_to",
     "q",
 )
-_MAX_Q: Final = 200
-_MAX_PAGE: Final = 100_000
+_RARE_URGENCIES: Final = ("elevated", "critical")
+MAX_Q: Final = 200
+MAX_PAGE: Final = 100_000
 EXCERPT_CHARS: Final = 220
+_WALK_BATCH: Final = 500
+"""Mentions a search reads per step of its newest-first walk (one query each)."""
+_MAX_BATCH: Final = 4_000
+"""The walk's batches double up to this (a deep page of a common word: fewer round trips)."""
+_RARE_SHARE: Final = 20
+"""A word found in fewer than one walked row in this many is rare: the search index takes over."""
 
 
 class FilterError(ValueError):
@@ -106,10 +129,13 @@ def parse_filters(query: Mapping[str, str]) -> Filters:
     """Filters from a query string; :class:`FilterError` for a value no filter accepts."""
 
     def get(name: str) -> str:
-        return (query.get(name) or "").strip()
+        value = (query.get(name) or "").strip()
+        if "\x00" in value:  # no stored text holds one, and PostgreSQL refuses it in a query (a 500)
+            raise FilterError(f"{name} must not contain a NUL character (%00)")
+        return value
 
     page_text = get("page") or "1"
-    if not page_text.isdecimal() or not 1 <= int(page_text) <= _MAX_PAGE:
+    if not page_text.isdecimal() or not 1 <= int(page_text) <= MAX_PAGE:
         raise FilterError(f"page must be a whole number from 1 (got {page_text[:20]!r})")
     filters = Filters(
         target=get("target")[:200],
@@ -120,11 +146,16 @@ def parse_filters(query: Mapping[str, str]) -> Filters:
         assignee=get("assignee")[:200],
         date_from=_day("date_from", get("date_from")),
         date_to=_day("date_to", get("date_to")),
-        q=unicodedata.normalize("NFC", get("q"))[:_MAX_Q],
+        q=unicodedata.normalize("NFC", get("q"))[:MAX_Q],
         page=int(page_text),
     )
     if filters.date_from and filters.date_to and filters.date_from > filters.date_to:
         raise FilterError("date_from is after date_to")
+    if filters.q:
+        try:
+            parse_search(filters.q)
+        except SearchError as exc:
+            raise FilterError(str(exc)) from None
     return filters
 
 
@@ -217,30 +248,6 @@ def _day_after(day: date) -> date | None:
     return day + timedelta(days=1) if day < date.max else None
 
 
-def _like_pattern(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
-def _unicode_lower(value: str | None) -> str | None:
-    """Unicode lower case for SQLite, whose own lower() only knows ASCII (Ł, Ż, Ś stay upper).
-
-    Deliberately not :func:`sentiment.textfold.fold`: search is case-insensitive but keeps diacritics as
-    typed ("zolc" does not find "żółć"), as PostgreSQL's lower() does.
-    """
-    return value.lower() if isinstance(value, str) else None
-
-
-def _lower(session: Session, expr: Any) -> ColumnElement[Any]:
-    """``lower(expr)`` that folds Polish letters on SQLite too (a Python function registered per query)."""
-    if session.get_bind().dialect.name == "sqlite":
-        raw = session.connection().connection.driver_connection
-        if isinstance(raw, sqlite3.Connection):
-            raw.create_function("earshot_lower", 1, _unicode_lower, deterministic=True)
-            return func.earshot_lower(expr)
-    return func.lower(expr)
-
-
 def _alert_condition(filters: Filters) -> ColumnElement[bool]:
     """Mentions whose newest top-level alert has the asked status / assignee.
 
@@ -262,17 +269,29 @@ def _alert_condition(filters: Filters) -> ColumnElement[bool]:
     return col(Mention.id).in_(select(col(Alert.mention_id)).where(*wanted))
 
 
-def _statement(session: Session, filters: Filters, timezone: str, *, ids_only: bool = False) -> Select[Any]:
+def _statement(
+    session: Session, filters: Filters, timezone: str, *, ids_only: bool = False, searching: bool = False
+) -> Select[Any]:
     """The filtered, newest-first query (no paging).
 
-    ``ids_only`` selects just the mention ids and joins the score or the alert only when a filter needs
-    it: on a million mentions the page's ids come from the mentions table alone, and the joins then run
-    for the page's rows only (see :func:`inbox_page`).
+    ``ids_only`` selects just the mention ids (with the text and author when a search must confirm them)
+    and joins the score or the alert only when a filter needs it: on a million mentions the page's ids
+    come from the mentions table alone, and the joins then run for the page's rows only (see
+    :func:`inbox_page`). A search's condition only narrows to candidates; callers confirm each with
+    :meth:`monitor.web.search.Search.matches`. ``searching`` (with ``ids_only``) also selects the text,
+    the author and the sort key, for :func:`_searched_ids` to confirm and walk on.
     """
     when = _when_expr()
     need_score = not ids_only or bool(filters.sentiment or filters.urgency)
     need_alert = not ids_only
-    if ids_only:
+    stmt: Select[Any]
+    if ids_only and (filters.q or searching):
+        dialect = session.get_bind().dialect.name
+        stmt = cast(
+            "Select[Any]",
+            select(col(Mention.id), col(Mention.text), col(Mention.author), _sort_key(dialect)),
+        )
+    elif ids_only:
         stmt = select(col(Mention.id))
     else:
         stmt = select(Mention, col(TargetRow.name), SentimentScore, Alert, when.label("when")).outerjoin(
@@ -307,6 +326,11 @@ def _statement(session: Session, filters: Filters, timezone: str, *, ids_only: b
         conditions.append(col(SentimentScore.label) == filters.sentiment)
     if filters.urgency:
         conditions.append(col(SentimentScore.urgency) == filters.urgency)
+    if filters.urgency in _RARE_URGENCIES:
+        # Implied by the condition above (the current score is one of the mention's scores), and lets the
+        # planner start from the few urgent scores (ix_inbox_score_urgency) instead of walking every mention.
+        urgent = select(col(SentimentScore.mention_id)).where(col(SentimentScore.urgency) == filters.urgency)
+        conditions.append(col(Mention.id).in_(urgent))
     if filters.status or filters.assignee:
         conditions.append(_alert_condition(filters))
     zone = ZoneInfo(timezone)
@@ -318,13 +342,7 @@ def _statement(session: Session, filters: Filters, timezone: str, *, ids_only: b
     if end is not None:
         conditions.append(when < end)
     if filters.q:
-        pattern = _like_pattern(filters.q.lower())
-        conditions.append(
-            or_(
-                _lower(session, col(Mention.text)).like(pattern, escape="\\"),
-                _lower(session, col(Mention.author)).like(pattern, escape="\\"),
-            )
-        )
+        conditions.append(parse_search(filters.q).condition(session.get_bind().dialect.name))
     return stmt.where(*conditions).order_by(when.desc(), col(Mention.id).desc())
 
 
@@ -364,25 +382,123 @@ def _row(
     )
 
 
+# The distinct sources by a skip scan of ix_mentions_source (a handful of index probes): a plain DISTINCT
+# read every one of a million index entries on each page view.
+_SOURCES: Final = text(
+    "WITH RECURSIVE s(source) AS (SELECT min(source) FROM mentions UNION ALL "
+    "SELECT (SELECT min(source) FROM mentions WHERE source > s.source) FROM s WHERE s.source IS NOT NULL) "
+    "SELECT source FROM s WHERE source IS NOT NULL"
+)
+
+
+def _after(key: tuple[Any, int] | None, dialect: str) -> list[ColumnElement[bool]]:
+    """The keyset condition "older than ``key`` in inbox order" (newest first, then highest id).
+
+    Written as ``when <= k AND (when < k OR id < i)`` so both planners bound the walk of ix_inbox_when by
+    its leading column. SQLite compares the stored text as it is (see :func:`_sort_key`).
+    """
+    if key is None:
+        return []
+    when = _sort_key(dialect)
+    moment = key[0] if dialect != "sqlite" else type_coerce(bindparam("after_when", key[0]), String)
+    return [when <= moment, or_(when < moment, col(Mention.id) < key[1])]
+
+
+def _sort_key(dialect: str) -> ColumnElement[Any]:
+    """The inbox's sort expression as the keyset reads it back: SQLite's stored text, untouched.
+
+    A datetime rebound would be re-formatted (``.000000``) and then compare unequal to stored text
+    without fractions; the raw text compares exactly as the index orders it.
+    """
+    when = _when_expr()
+    return type_coerce(when, String) if dialect == "sqlite" else when
+
+
+def _searched_ids(session: Session, filters: Filters, timezone: str, offset: int, wanted: int) -> list[int]:
+    """Up to ``wanted`` ids after ``offset`` that the matcher confirms, in inbox order.
+
+    The cost follows the page, not the number of index hits. First the filtered mentions are walked
+    newest first, in batches (keyset on the sort key) that grow from ``_WALK_BATCH``, and the matcher
+    decides on each: a common word fills the page within a batch or two and never touches the index
+    (whose candidates for a common word are most of the table); on PostgreSQL the later batches ask the
+    index per row, so a deep page reads candidates only. Once fewer than one walked row in
+    ``_RARE_SHARE`` has matched, the word is rare: the rest comes from the index's candidates
+    (:meth:`monitor.web.search.Search.condition`), few for such a word, confirmed the same way. Either
+    way the matcher alone decides, so both paths find exactly the same rows.
+    """
+    search = parse_search(filters.q)
+    dialect = session.get_bind().dialect.name
+    plain = replace(filters, q="")
+    ids: list[int] = []
+    confirmed = 0
+    walked = 0
+    key: tuple[Any, int] | None = None
+    base = _statement(session, plain, timezone, ids_only=True, searching=True)
+    size = _WALK_BATCH
+    # After a first batch shows the word is common, PostgreSQL checks the index per row
+    # (search.row_condition: the sort index walked, mention_search's key probed), so a deep page confirms
+    # only candidates. SQLite's FTS5 cannot be asked per row cheaply (a prefix query merges its whole
+    # doclist each time), so there Python decides on every row walked.
+    per_row: list[TextClause] = []
+    while True:
+        batch = session.execute(base.where(*_after(key, dialect), *per_row).limit(size)).all()
+        for mention_id, body, author, when in batch:
+            key = (when, mention_id)
+            if search.matches(body, author):
+                confirmed += 1
+                if confirmed > offset:
+                    ids.append(mention_id)
+                    if len(ids) >= wanted:
+                        return ids
+        walked += len(batch)
+        if len(batch) < size:
+            return ids  # every filtered mention seen
+        if not per_row and confirmed * _RARE_SHARE < walked:
+            break
+        if dialect == "postgresql":
+            per_row = [search.row_condition()]
+        size = min(size * 2, _MAX_BATCH)
+    indexed = base.where(*_after(key, dialect), search.condition(dialect)).execution_options(yield_per=500)
+    result = session.execute(indexed)
+    try:
+        for mention_id, body, author, _when in result:
+            if search.matches(body, author):
+                confirmed += 1
+                if confirmed > offset:
+                    ids.append(mention_id)
+                    if len(ids) >= wanted:
+                        break
+    finally:
+        result.close()
+    return ids
+
+
 def inbox_page(engine: Engine, filters: Filters, page_size: int, timezone: str) -> InboxPage:
     """One page of the filtered inbox, plus the targets and sources the filter menus offer."""
+    if filters.q:
+        index_pending(engine, CATCH_UP_ROWS)  # newly stored mentions; what is left stays a candidate
     with Session(engine) as session:
         offset = (filters.page - 1) * page_size
-        ids_stmt = _statement(session, filters, timezone, ids_only=True)
-        ids = list(session.execute(ids_stmt.limit(page_size + 1).offset(offset)).scalars())
+        if filters.q:
+            ids = _searched_ids(session, filters, timezone, offset, page_size + 1)
+        else:
+            ids_stmt = _statement(session, filters, timezone, ids_only=True)
+            ids = list(session.execute(ids_stmt.limit(page_size + 1).offset(offset)).scalars())
         page_ids = ids[:page_size]
         rows_stmt = _statement(session, Filters(), timezone).where(col(Mention.id).in_(page_ids or [-1]))
         rows = [_row(*r) for r in session.execute(rows_stmt).all()]
         targets = list(session.execute(select(col(TargetRow.name)).order_by(col(TargetRow.name))).scalars())
-        sources = list(
-            session.execute(select(col(Mention.source)).distinct().order_by(col(Mention.source))).scalars()
-        )
+        sources = list(session.execute(_SOURCES).scalars())
     return InboxPage(rows, filters.page, len(ids) > page_size, filters, targets, sources)
 
 
 def filtered_rows(engine: Engine, filters: Filters, timezone: str, batch: int = 500) -> Iterator[InboxRow]:
     """Every row matching ``filters`` (all pages), newest first, fetched ``batch`` at a time."""
+    search = parse_search(filters.q) if filters.q else None
+    if search is not None:
+        index_pending(engine, CATCH_UP_ROWS)
     with Session(engine) as session:
         stmt = _statement(session, filters, timezone).execution_options(yield_per=batch)
         for r in session.execute(stmt):
-            yield _row(*r)
+            if search is None or search.matches(r[0].text, r[0].author):
+                yield _row(*r)

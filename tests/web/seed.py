@@ -28,8 +28,8 @@ mastodon_pl_neutral       mastodon         Księgarnia Żuraw  pl    neutral    
 
 Counts the tests rely on: 12 mentions; 6 per target; 4 google_business, 3 trustpilot, 3 mastodon,
 2 ceneo; 6 negative, 3 neutral, 3 positive; urgency elevated 1, critical 1; handled 1 (tp_en_negative),
-assigned 1 (mastodon_hostile, "U0AGENT02"). Search ``q=żółć`` finds only mastodon_pl_positive; ``q=zolc``
-finds nothing (diacritics as typed); ``q=KURIER`` finds gbp_pl_negative (case-insensitive).
+assigned 1 (mastodon_hostile, "U0AGENT02"). Search ``q=zażółć`` and ``q=zazolc`` find only mastodon_pl_positive
+(diacritics optional, as for alert keywords); ``q=KURIER`` finds gbp_pl_negative (case-insensitive).
 ``gbp_pl_negative`` is the newest mention; it has a Google review name
 (:data:`GOOGLE_REVIEW_NAME`) that tests/alerts/fake_sources.py FakeReplyApi can accept a reply for.
 """

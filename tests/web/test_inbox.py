@@ -100,14 +100,19 @@ def test_inbox_lists_everything_newest_first_in_pages(site: Site) -> None:
         ({"date_from": "2026-11-20", "date_to": "2026-11-20"}, {"ceneo_pl_positive", "mastodon_pl_neutral"}),
         ({"date_from": "2026-11-21"}, {"gbp_pl_critical", "gbp_pl_negative"}),
         ({"date_to": "2026-11-16"}, {"gbp_en_positive", "mastodon_pl_positive"}),
-        ({"q": "żółć"}, {"mastodon_pl_positive"}),
-        ({"q": "ŻÓŁĆ"}, {"mastodon_pl_positive"}),  # case-insensitive for Polish capitals too
-        ({"q": "zolc"}, set()),  # diacritics as typed
+        ({"q": "zażółć"}, {"mastodon_pl_positive"}),
+        ({"q": "ZAŻÓŁĆ"}, {"mastodon_pl_positive"}),  # case-insensitive for Polish capitals too
+        ({"q": "zazolc gesla"}, {"mastodon_pl_positive"}),  # diacritics left out, as alert keywords allow
+        ({"q": "żółć"}, set()),  # words are matched from their start: "Zażółć" is not "żółć"
         ({"q": "KURIER"}, {"gbp_pl_negative"}),
         ({"q": "wójcik"}, {"gbp_pl_negative"}),  # the author is searched too
+        ({"q": "wojcika"}, {"gbp_pl_negative"}),  # in another case, without diacritics
         ({"q": "ŁĘCKI"}, {"ceneo_pl_negative"}),
-        ({"q": "%"}, set()),  # LIKE wildcards are literal
-        ({"q": "_"}, set()),
+        ({"q": "zwrot pieniedzy"}, {"gbp_pl_negative"}),  # "zwrotu pieniędzy": a phrase, inflected
+        ({"q": "reklamacje"}, {"ceneo_pl_negative"}),  # "reklamacja"
+        ({"q": "answer"}, {"tp_en_negative"}),  # "answers"
+        ({"q": "sta"}, set()),  # a word's start alone is not the word ("staff")
+        ({"q": "sta*"}, {"gbp_en_positive", "gbp_en_negative"}),  # unless asked with *
         ({"q": "<script>"}, {"mastodon_hostile"}),
         (
             {
@@ -127,15 +132,15 @@ def test_each_filter_shows_exactly_its_rows(site: Site, filters: dict[str, str],
 
 def test_filters_are_kept_in_the_form_paging_and_export_links(site: Site) -> None:
     client = site.logged_in()
-    query = {"sentiment": "negative", "q": "a"}
+    query = {"urgency": "none", "q": "w*"}
     text = client.get("/inbox?" + urlencode(query)).text
-    assert 'id="export-csv" href="/export.csv?sentiment=negative&amp;q=a"' in text
-    assert 'id="export-json" href="/export.json?sentiment=negative&amp;q=a"' in text
-    assert '<option value="negative" selected>' in text
-    assert 'name="q" value="a"' in text
+    assert 'id="export-csv" href="/export.csv?urgency=none&amp;q=w%2A"' in text
+    assert 'id="export-json" href="/export.json?urgency=none&amp;q=w%2A"' in text
+    assert '<option value="none" selected>' in text
+    assert 'name="q" value="w*"' in text
     ids = inbox_ids(client, **query)
-    assert len(ids) == 6  # all six negatives contain an "a"; two pages
-    assert 'href="/inbox?sentiment=negative&amp;q=a&amp;page=2"' in text
+    assert len(ids) == 8  # ten mentions have a word starting with w, two are urgent; two pages
+    assert 'href="/inbox?urgency=none&amp;q=w%2A&amp;page=2"' in text
 
 
 def test_a_row_shows_what_an_agent_needs(site: Site) -> None:
