@@ -53,7 +53,14 @@ from monitor.core.db import write_session
 from monitor.core.models import Alert, AlertKind, AlertStatus, Mention, SentimentScore, Storm, TargetRow
 from monitor.core.timeutil import as_utc
 
-__all__ = ["STORM_COUNTS", "check_storms", "open_dedupe_key", "open_storm_alert_id", "subsided_dedupe_key"]
+__all__ = [
+    "STORM_COUNTS",
+    "check_storms",
+    "open_dedupe_key",
+    "open_storm_alert_id",
+    "storm_themes",
+    "subsided_dedupe_key",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -230,6 +237,18 @@ def _describe_window(
         sources=sources,
         examples=examples,
     )
+
+
+def storm_themes(
+    session: Session, settings: EarshotSettings, target: str, opened_at: datetime
+) -> list[dict[str, Any]]:
+    """The top themes of the window that opened a storm at ``opened_at``, by the rule its alert used.
+
+    For readers of a storm whose alert payload carries no themes (the weekly digest); the alert's own
+    ``themes`` are what it announced, so prefer those where they exist.
+    """
+    window = timedelta(minutes=settings.alerts.storm.window_minutes)
+    return _describe_window(session, settings, target, opened_at - window, opened_at).themes
 
 
 # --------------------------------------------------------------------------------------------- text

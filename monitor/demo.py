@@ -22,7 +22,10 @@ from monitor.core.alert_settings import AlertSettings
 from monitor.core.config import EarshotSettings
 from monitor.core.db import make_engine
 from monitor.core.models import Alert, Mention, SentimentScore, utcnow
+from monitor.crawl_report import crawl_lines
 from monitor.demo_source import DemoSource
+from monitor.digest.queries import latest_activity_week
+from monitor.digest.weeks import week_of
 from monitor.pipeline import TextScorer, load_scorer, run_alerts, run_crawls, score_pending
 
 DEMO_RULES = [
@@ -96,10 +99,8 @@ def _run_alerts(engine: Engine, cfg: EarshotSettings, label: str, clock: datetim
 
 def _crawl_and_score(cfg: EarshotSettings, spiders: list[str], engine: Engine, scorer: TextScorer) -> bool:
     crawls = run_crawls(cfg, spiders, log_level="WARNING")
-    for r in crawls.reports:
-        name = r.stage.removeprefix("crawl:")
-        counts = ", ".join(f"{k}={v}" for k, v in r.counts.items() if v or k == "items_new")
-        print(f"crawl {name:<16} {counts}" + (f"  ERROR {r.error}" if r.error else ""))
+    for line in crawl_lines(crawls, cfg.console_language):  # Scrapy's own log: cfg.data_dir/logs/
+        print(f"crawl {line}")
     t1 = time.monotonic()
     scored = score_pending(engine, scorer, batch_size=cfg.sentiment.batch_size)
     counts = ", ".join(f"{k}={v}" for k, v in scored.counts.items())
@@ -152,11 +153,13 @@ def run_demo(settings: EarshotSettings, data_dir: str | None = None, use_slack: 
     _run_alerts(engine, cfg, "+3 h", now + timedelta(hours=3))
     _print_mentions(cfg.effective_database_url)
     _print_alert_kinds(engine)
+    # The demo's items, alerts and storm are of *now*: the digest's default (the last full week) is empty.
+    week = latest_activity_week(engine, cfg.digest.timezone) or week_of(now, cfg.digest.timezone)
     engine.dispose()
     print(f"\ndemo finished in {time.monotonic() - t0:.1f} s")
     print(
         f"browse it: EARSHOT_DATA_DIR={base} EARSHOT_WEB__SHARED_TOKEN=demo .venv/bin/earshot web "
         f"(then {cfg.public_url}/inbox, token 'demo'); weekly report: EARSHOT_DATA_DIR={base} "
-        ".venv/bin/earshot digest --no-slack"
+        f".venv/bin/earshot digest --week {week.iso} --no-slack"
     )
     return 1 if failed else 0

@@ -24,6 +24,11 @@ Detection combines two signals per sentence (or clause, see :func:`sentiment.sen
 Each text gets at most one mention per aspect, in order of first mention; its evidence is the first clause
 (or, when a clause names several aspects, the comma-separated piece) that mentions it.
 
+Pros/cons sections ("Zalety: … Wady: …", "Plusy/Minusy", "Pros/Cons", see
+:func:`sentiment.sentences.split_clauses`) are read by their own words: the header is no aspect term ("Wady:
+opóźnienie dostawy" is about delivery, not product quality), it pulls its clauses' sentiment towards its
+verdict (``_SECTION_WEIGHT``), and an item that names nothing else ("Wady: skrzypi") is about the product.
+
 Aspect sentiment comes from the caller's ``sentiment_fn`` (production: ``Scorer.probabilities``), called
 once per :meth:`AspectDetector.detect` batch on every evidence clause; an aspect's probabilities are the
 mean over the clauses whose words name it (encoder-only clauses count only when there are none), its label
@@ -49,7 +54,7 @@ import numpy.typing as npt
 from sentiment.aspect_lexicon import EXCLUDE, GENERIC, LEXICON, PROTOTYPES, WEAK
 from sentiment.complaints import EMBEDDED_CHARS, ComplaintModel
 from sentiment.embeddings import E5Embedder, Embedder
-from sentiment.sentences import MIN_CLAUSE_WORDS, clean_text, split_sentences, word_count
+from sentiment.sentences import MIN_CLAUSE_WORDS, Clause, clean_text, names_nothing, split_clauses, word_count
 from sentiment.textfold import fold
 from sentiment.vocabulary import ASPECT_KEYS
 
@@ -134,7 +139,7 @@ def fold_in_place(text: str) -> str:
     return text.translate(_IN_PLACE_FOLD)
 
 
-def _examined(sentences: list[str]) -> list[str]:
+def _examined(sentences: list[Clause]) -> list[Clause]:
     """The first HEAD_SENTENCES and last TAIL_SENTENCES: topics come first, the verdict last; cost is bounded."""
     if len(sentences) <= HEAD_SENTENCES + TAIL_SENTENCES:
         return sentences
@@ -279,6 +284,12 @@ class _Evidence:
     encoder_clauses: list[str] = field(default_factory=list)
     display: str = ""
     encoder_agrees: bool = False
+    sections: dict[str, Sentiment] = field(default_factory=dict)  # clause -> its pros/cons header's verdict
+
+    def add(self, clause: str, section: Sentiment | None, *, by_lexicon: bool) -> None:
+        (self.lexicon_clauses if by_lexicon else self.encoder_clauses).append(clause)
+        if section is not None:
+            self.sections[clause] = section
 
     @property
     def via(self) -> Via:
@@ -340,55 +351,96 @@ class AspectDetector:
             self._space = _shared_space(self.embedder)
         return self._space
 
-    def _clauses(self, texts: Sequence[str]) -> list[list[str]]:
-        return [_examined(split_sentences(clean_text(t))) if isinstance(t, str) else [] for t in texts]
+    def _clauses(self, texts: Sequence[str]) -> list[list[Clause]]:
+        return [_examined(split_clauses(clean_text(t))) if isinstance(t, str) else [] for t in texts]
 
-    def _encoder_labels(self, clauses: list[list[str]]) -> dict[str, str | None]:
-        """Encoder aspect per distinct clause of the batch; one-word clauses ("Polecam!") name no topic."""
+    def _encoder_labels(
+        self, clauses: list[list[Clause]], embedded: dict[str, npt.NDArray[np.float32]]
+    ) -> dict[str, str | None]:
+        """Encoder aspect per distinct clause body of the batch; one-word ones ("Polecam!") name no topic.
+
+        The batch's distinct clauses are embedded in one call, and their vectors kept in ``embedded`` (by
+        the embedded string) for :meth:`_with_complaints`.
+        """
         unique = list(
-            dict.fromkeys(c for per_text in clauses for c in per_text if word_count(c) >= MIN_CLAUSE_WORDS)
+            dict.fromkeys(
+                c.body for per_text in clauses for c in per_text if word_count(c.body) >= MIN_CLAUSE_WORDS
+            )
         )
         if not unique:
             return {}
-        vectors = np.asarray(self.embedder.embed([c[:_EMBEDDED_CHARS] for c in unique]), dtype=np.float32)
+        vectors = self._embed([c[:_EMBEDDED_CHARS] for c in unique], embedded)
         labels = encoder_aspects(self._aspect_space().similarities(vectors), self.thresholds)
         return dict(zip(unique, labels, strict=True))
+
+    def _embed(
+        self, strings: list[str], embedded: dict[str, npt.NDArray[np.float32]]
+    ) -> npt.NDArray[np.float32]:
+        """Vectors of ``strings``, embedding in one call only those not in ``embedded`` (which it extends).
+
+        A short review is one clause, and its head for the complaint model is that same string: embedding
+        is by far the costliest step, and an embedder's vector of a string does not depend on its batch.
+        """
+        missing = list(dict.fromkeys(s for s in strings if s not in embedded))
+        if missing:
+            fresh = np.asarray(self.embedder.embed(missing), dtype=np.float32)
+            embedded.update(zip(missing, fresh, strict=True))
+        return np.stack([embedded[s] for s in strings]) if strings else np.zeros((0, 0), dtype=np.float32)
 
     def detect(self, texts: Sequence[str]) -> list[list[AspectMention]]:
         """One list of mentions per text (in input order), each list in order of first mention."""
         clauses = self._clauses(texts)
-        encoder_label = self._encoder_labels(clauses)
+        embedded: dict[str, npt.NDArray[np.float32]] = {}
+        encoder_label = self._encoder_labels(clauses, embedded)
         found: list[dict[str, _Evidence]] = []
         for per_text in clauses:
             evidence: dict[str, _Evidence] = {}
-            for clause in per_text:
-                hits = sorted(lexicon_hits(clause).items(), key=lambda hit: hit[1][0])
+            for part in per_text:
+                clause = part.text
+                # Terms are looked up after a pros/cons header ("Wady" also means "defects"), spans kept
+                # in the clause's own offsets so the evidence shows the header: the author's verdict.
+                hits = sorted(
+                    (
+                        (a, [(s + part.start, e + part.start) for s, e in spans])
+                        for a, spans in lexicon_hits(part.body).items()
+                    ),
+                    key=lambda hit: hit[1][0],
+                )
                 for aspect, spans in hits:
                     item = evidence.setdefault(aspect, _Evidence())
                     piece = _narrow(clause, spans[0], len(hits))
-                    item.lexicon_clauses.append(piece)
+                    item.add(piece, part.section, by_lexicon=True)
                     item.display = item.display or _display(piece, _span_in(piece, clause, spans[0]))
-                label = encoder_label.get(clause)
+                label = encoder_label.get(part.body)
+                if label is None and not hits and part.section is not None and not names_nothing(part.body):
+                    # An item on a product's pros/cons list that names nothing else ("Wady: skrzypi") is
+                    # about the product, as the header word alone ("wady": defects) used to say.
+                    item = evidence.setdefault(_SECTION_ASPECT, _Evidence())
+                    item.add(clause, part.section, by_lexicon=True)
+                    item.display = item.display or _display(clause)
                 if label is None:
                     continue
                 if label in evidence and any(aspect == label for aspect, _ in hits):
                     evidence[label].encoder_agrees = True
                 elif not hits:  # one aspect per clause: the encoder adds to the lexicon, never overrules it
                     item = evidence.setdefault(label, _Evidence())
-                    item.encoder_clauses.append(clause)
+                    item.add(clause, part.section, by_lexicon=False)
                     item.display = item.display or _display(clause)
             found.append(evidence)
-        return self._with_complaints(texts, self._with_sentiment(found))
+        return self._with_complaints(texts, self._with_sentiment(found), embedded)
 
     def _with_complaints(
-        self, texts: Sequence[str], found: list[list[AspectMention]]
+        self,
+        texts: Sequence[str],
+        found: list[list[AspectMention]],
+        embedded: dict[str, npt.NDArray[np.float32]],
     ) -> list[list[AspectMention]]:
         """Mark each found aspect as complained about or not, where a complaint model is loaded."""
         rows = [i for i, mentions in enumerate(found) if mentions]
         if self.complaints is None or not rows:
             return found
         heads = [texts[i][:EMBEDDED_CHARS] if isinstance(texts[i], str) else "" for i in rows]
-        probs = self.complaints.probabilities(np.asarray(self.embedder.embed(heads), dtype=np.float32))
+        probs = self.complaints.probabilities(self._embed(heads, embedded))
         for row, p in zip(rows, probs, strict=True):
             found[row] = [
                 replace(m, complaint=bool(p[ASPECTS.index(m.aspect)] >= self.complaints.threshold(m.aspect)))
@@ -414,12 +466,30 @@ class AspectDetector:
                 sentiment: Sentiment | None = None
                 score: float | None = None
                 if probs:
-                    mean = np.mean([probs[c[:_SCORED_CHARS]] for c in item.scored], axis=0)
+                    mean = np.mean(
+                        [_judged(probs[c[:_SCORED_CHARS]], item.sections.get(c)) for c in item.scored], axis=0
+                    )
                     sentiment = SENTIMENTS[int(np.argmax(mean))]
                     score = float(np.clip(mean[2] - mean[0], -1.0, 1.0))
                 mentions.append(AspectMention(aspect, sentiment, score, item.display, item.via))
             out.append(mentions)
         return out
+
+
+_SECTION_ASPECT: Final = "product_quality"
+_SECTION_WEIGHT: Final = 0.6
+"""How much a pros/cons header weighs against the scorer in its clause's probabilities: more than half, so
+the header decides the label ("Zalety: cena" is praise however flat "cena" reads), while the scorer still
+grades how strongly ("Wady: paczka rozbita" scores lower than "Wady: brak etui")."""
+
+
+def _judged(probs: npt.NDArray[np.float64], section: Sentiment | None) -> npt.NDArray[np.float64]:
+    """The clause's probabilities, pulled towards its pros/cons header's verdict when it stands under one."""
+    if section is None:
+        return probs
+    verdict = np.zeros(3, dtype=np.float64)
+    verdict[SENTIMENTS.index(section)] = 1.0
+    return cast(npt.NDArray[np.float64], (1.0 - _SECTION_WEIGHT) * probs + _SECTION_WEIGHT * verdict)
 
 
 def _span_in(piece: str, clause: str, span: tuple[int, int]) -> tuple[int, int] | None:

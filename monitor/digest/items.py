@@ -1,5 +1,10 @@
 """The mentions a digest quotes: the worst quotes of each top negative aspect, and the most urgent items.
 
+A quote under a negative aspect is a complaint: the mention's own (fused) label and its reading of the
+aspect are both negative, so a neutral news item that mentions a late courier, or a 5-star review that
+grumbles about one thing, is counted for the aspect but never quoted as a complaint (and the other way round
+for a positive aspect).
+
 Why apart from :mod:`monitor.digest.queries`: these queries return text to show a person (clipped,
 cleaned, linked to the item page) and the alert status of each item, while the figures there are counts
 only. Aspects are a JSON array column, so the aspect queries are raw SQL with each database's own JSON
@@ -10,9 +15,9 @@ quotes, so only the few shown rows are fetched.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
-from sqlalchemy import DateTime, Integer, bindparam, case, func, or_, select, text
+from sqlalchemy import DateTime, Integer, String, bindparam, case, func, or_, select, text
 from sqlalchemy.engine import Connection
 from sqlmodel import col
 
@@ -26,7 +31,9 @@ from monitor.digest.links import item_url
 from monitor.digest.report import AspectStat, Quote, UrgentItem
 from monitor.digest.weeks import Week
 
-__all__ = ["QUOTES_PER_ASPECT", "QUOTE_CHARS", "item_time", "top_aspects", "urgent_items"]
+__all__ = ["QUOTES_PER_ASPECT", "QUOTE_CHARS", "Polarity", "item_time", "top_aspects", "urgent_items"]
+
+Polarity = Literal["negative", "positive"]
 
 QUOTE_CHARS = 200
 QUOTES_PER_ASPECT = 2
@@ -75,11 +82,20 @@ def _typed(stmt: Any) -> Any:
         bindparam("start", type_=DateTime()),
         bindparam("end", type_=DateTime()),
         bindparam("tid", type_=Integer()),
+        bindparam("polarity", type_=String()),
     )
 
 
-def top_aspects(conn: Connection, settings: EarshotSettings, target_id: int, week: Week) -> list[AspectStat]:
-    """The week's most frequent negative aspects (one count per mention), each with its two worst quotes."""
+def top_aspects(
+    conn: Connection,
+    settings: EarshotSettings,
+    target_id: int,
+    week: Week,
+    polarity: Polarity = "negative",
+) -> list[AspectStat]:
+    """The week's most frequent aspects read with ``polarity`` (one count per mention), each with its two
+    strongest quotes: the worst complaints (or the warmest praise), taken only from mentions whose own
+    label is ``polarity`` too."""
     join, field_sql = _aspect_sql(conn.dialect.name)
     aspect, sentiment = field_sql("aspect"), field_sql("sentiment")
     score = (
@@ -88,8 +104,10 @@ def top_aspects(conn: Connection, settings: EarshotSettings, target_id: int, wee
     base = (
         f"FROM mentions m JOIN sentiment_scores s ON {_NEWEST_SCORE_SQL} {join} "
         "WHERE m.target_id = :tid AND COALESCE(m.created_at, m.first_seen_at) >= :start "
-        f"AND COALESCE(m.created_at, m.first_seen_at) < :end AND {sentiment} = 'negative'"
+        f"AND COALESCE(m.created_at, m.first_seen_at) < :end AND {sentiment} = :polarity"
     )
+    params = {**_week_params(target_id, week), "polarity": polarity}
+    order = "" if polarity == "negative" else " DESC"  # the worst complaints, the warmest praise
     counts = conn.execute(
         _typed(
             text(
@@ -97,7 +115,7 @@ def top_aspects(conn: Connection, settings: EarshotSettings, target_id: int, wee
                 f"GROUP BY {aspect} ORDER BY n DESC, aspect LIMIT :k"
             )
         ),
-        {**_week_params(target_id, week), "k": settings.digest.top_aspects},
+        {**params, "k": settings.digest.top_aspects},
     ).all()
     top = [(str(a), int(n)) for a, n in counts if a]
     if not top:
@@ -107,12 +125,13 @@ def top_aspects(conn: Connection, settings: EarshotSettings, target_id: int, wee
         f"SELECT {aspect} AS aspect, m.id AS mention_id, m.source AS source, "
         f"{field_sql('evidence')} AS evidence, "
         f"SUBSTR(m.text, 1, {_EXCERPT_SQL_CHARS}) AS excerpt, COALESCE({score}, s.score) AS a_score, "
-        f"ROW_NUMBER() OVER (PARTITION BY {aspect} ORDER BY COALESCE({score}, s.score), s.score, m.id DESC) "
-        f"AS rn {base} AND {aspect} IN :aspects) q WHERE rn <= :per ORDER BY aspect, rn"
+        f"ROW_NUMBER() OVER (PARTITION BY {aspect} ORDER BY COALESCE({score}, s.score){order}, "
+        f"s.score{order}, m.id DESC) "
+        f"AS rn {base} AND s.label = :polarity AND {aspect} IN :aspects) q WHERE rn <= :per ORDER BY aspect, rn"
     ).bindparams(bindparam("aspects", expanding=True))
     rows = conn.execute(
         _typed(quote_sql),
-        {**_week_params(target_id, week), "aspects": [a for a, _ in top], "per": QUOTES_PER_ASPECT},
+        {**params, "aspects": [a for a, _ in top], "per": QUOTES_PER_ASPECT},
     ).all()
     quotes: dict[str, list[Quote]] = {a: [] for a, _ in top}
     for name, mention_id, source, evidence, excerpt, a_score in rows:

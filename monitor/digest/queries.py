@@ -12,12 +12,13 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import and_, case, func, select
 from sqlalchemy.engine import Connection, Engine
-from sqlmodel import col
+from sqlmodel import Session, col
 
-from alerts.storms import latest_score_id
+from alerts.storms import latest_score_id, storm_themes
 from monitor.core.config import EarshotSettings
 from monitor.core.models import Alert, AlertKind, Mention, SentimentScore, Storm, TargetRow
 from monitor.core.timeutil import as_utc, utcnow
@@ -34,9 +35,9 @@ from monitor.digest.report import (
     SourceStat,
     StormStat,
 )
-from monitor.digest.weeks import Week, previous_week, week_days
+from monitor.digest.weeks import Week, previous_week, week_days, week_of
 
-__all__ = ["build_digest"]
+__all__ = ["build_digest", "latest_activity_week"]
 
 
 def _target_id(conn: Connection, target: str) -> int | None:
@@ -208,7 +209,25 @@ def _kpis(conn: Connection, settings: EarshotSettings, target: str, week: Week, 
     )
 
 
-def _storms(conn: Connection, target: str, week: Week) -> list[StormStat]:
+def _themes(raw: object) -> list[dict[str, Any]] | None:
+    """``[{"aspect", "count"}]`` out of a payload's ``themes``; None when it holds no list (an empty list
+    is an answer: the storm's items named no aspect)."""
+    if not isinstance(raw, list):
+        return None
+    return [
+        {"aspect": str(th["aspect"]), "count": int(th.get("count") or 0)}
+        for th in raw
+        if isinstance(th, dict) and th.get("aspect")
+    ]
+
+
+def _storms(conn: Connection, settings: EarshotSettings, target: str, week: Week) -> list[StormStat]:
+    """The storms opened in the week, with the themes their alert announced ("Delivery (10)").
+
+    The themes live in the storm *alert*'s payload (the storm row keeps only its alert's key); a storm whose
+    alert carries none has them recomputed over its opening window by the storm detector's own rule
+    (:func:`alerts.storms.storm_themes`), so the digest never shows other numbers than the alert did.
+    """
     rows = conn.execute(
         select(
             col(Storm.id),
@@ -217,27 +236,32 @@ def _storms(conn: Connection, target: str, week: Week) -> list[StormStat]:
             col(Storm.window_count),
             col(Storm.peak_count),
             col(Storm.payload),
+            col(Alert.payload),
         )
+        .select_from(Storm)
+        .outerjoin(Alert, col(Alert.id) == col(Storm.alert_id))
         .where(
             col(Storm.target) == target, col(Storm.opened_at) >= week.start, col(Storm.opened_at) < week.end
         )
         .order_by(col(Storm.opened_at))
     ).all()
     stats = []
-    for sid, opened, closed, count, peak, payload in rows:
-        themes = (payload or {}).get("themes") or []
+    for sid, raw_opened, closed, count, peak, storm_payload, alert_payload in rows:
+        opened = as_utc(raw_opened) or week.start
+        themes = _themes((alert_payload or {}).get("themes"))
+        if themes is None:
+            themes = _themes((storm_payload or {}).get("themes"))
+        if themes is None:
+            with Session(bind=conn) as session:  # joins the digest's own read, never commits
+                themes = _themes(storm_themes(session, settings, target, opened)) or []
         stats.append(
             StormStat(
                 storm_id=int(sid),
-                opened_at=as_utc(opened) or week.start,
+                opened_at=opened,
                 closed_at=as_utc(closed),
                 count=int(count),
                 peak=max(int(peak), int(count)),
-                themes=[
-                    {"aspect": str(th.get("aspect")), "count": int(th.get("count") or 0)}
-                    for th in themes
-                    if isinstance(th, dict) and th.get("aspect")
-                ],
+                themes=themes,
             )
         )
     return stats
@@ -262,7 +286,7 @@ def build_digest(
         aspects = [] if target_id is None else top_aspects(conn, settings, target_id, week)
         urgent = [] if target_id is None else urgent_items(conn, settings, target_id, week)
         kpis = _kpis(conn, settings, target, week, moment)
-        storms = _storms(conn, target, week)
+        storms = _storms(conn, settings, target, week)
     local_days = [d for d, _, _ in this_days]
     sources, days, split, rating = _volume_sentiment_rating(rows, local_days)
     lang: Language = settings.digest.language
@@ -289,3 +313,22 @@ def build_digest(
         report_url=report_url(settings, target, week.iso),
         period=period_label(local_days[0], local_days[-1], lang),
     )
+
+
+def latest_activity_week(engine: Engine, tz: str) -> Week | None:
+    """The ISO week of the newest storm, else of the newest top-level mention alert (None without either).
+
+    Why: the default digest is the last *full* week, which is empty for a database filled just now (the
+    demo's); this is the week whose digest shows those alerts and, first of all, that storm (the demo's
+    later acts may stamp an alert hours after it, past a Sunday midnight).
+    """
+    with engine.connect() as conn:
+        newest = conn.execute(select(func.max(col(Storm.opened_at)))).scalar_one_or_none()
+        if newest is None:
+            newest = conn.execute(
+                select(func.max(col(Alert.created_at))).where(
+                    col(Alert.kind).in_(AlertKind.MENTION_KINDS), col(Alert.parent_id).is_(None)
+                )
+            ).scalar_one_or_none()
+    moment = as_utc(newest)
+    return None if moment is None else week_of(moment, tz)

@@ -131,7 +131,7 @@ def summary_text(digest: Digest, *, mrkdwn: bool = True) -> str:
             for th in st.themes:
                 totals[th["aspect"]] = totals.get(th["aspect"], 0) + int(th["count"])
         themes = sorted(totals, key=lambda a: (-totals[a], a))
-        described = ", ".join(esc(aspect_label(a, lang)) for a in themes)
+        described = ", ".join(f"{esc(aspect_label(a, lang))} ({totals[a]})" for a in themes)  # as alerted
         lines.append(
             f"• {t('storms', lang)}: {len(digest.storms)}" + (f" ({described})" if described else "")
         )

@@ -86,8 +86,8 @@ class Quote:
 @dataclass(frozen=True)
 class AspectStat:
     aspect: str
-    count: int  # mentions of the week reading this aspect negatively
-    quotes: list[Quote]
+    count: int  # mentions of the week reading this aspect negatively (whatever their own label)
+    quotes: list[Quote]  # only from mentions whose own label is negative too: complaints, not news
 
 
 @dataclass(frozen=True)

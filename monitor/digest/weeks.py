@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from monitor.core.timeutil import as_utc
 from monitor.digest.errors import DigestError
 
-__all__ = ["WEEK_ISO", "Week", "last_full_week", "parse_week", "previous_week", "week_days"]
+__all__ = ["WEEK_ISO", "Week", "last_full_week", "parse_week", "previous_week", "week_days", "week_of"]
 
 _WEEK = re.compile(r"^\s*(\d{4})-?[Ww](\d{1,2})\s*$")
 WEEK_ISO = re.compile(r"^\d{4}-W\d{2}$")  # the canonical form, as written in file names and URLs
@@ -66,12 +66,16 @@ def parse_week(text: str, tz: str) -> Week:
     return _week_of_monday(monday, zone)
 
 
+def week_of(moment: datetime, tz: str) -> Week:
+    """The ISO week (local) holding ``moment``: where an alert or storm of that moment is reported."""
+    zone = _zone(tz)
+    day = as_utc(moment).astimezone(zone).date()
+    return _week_of_monday(day - timedelta(days=day.weekday()), zone)
+
+
 def last_full_week(now: datetime, tz: str) -> Week:
     """The ISO week before the one containing ``now`` (local): what Monday morning's digest reports."""
-    zone = _zone(tz)
-    today = as_utc(now).astimezone(zone).date()
-    this_monday = today - timedelta(days=today.weekday())
-    return _week_of_monday(this_monday - timedelta(days=7), zone)
+    return previous_week(week_of(now, tz), tz)
 
 
 def previous_week(week: Week, tz: str) -> Week:

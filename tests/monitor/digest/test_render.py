@@ -40,7 +40,7 @@ def test_polish_summary_with_diacritics_and_polish_numbers(
         in text
     )
     assert "mediana 1 godz. 30 min, p90 19 godz., w SLA 40,0%, nieobsłużone 2" in text
-    assert "Burze: 1 (Dostawa, Obsługa klienta)" in text
+    assert "Burze: 1 (Dostawa (7), Obsługa klienta (3))" in text
     assert text.splitlines()[-1] == f"<{PUBLIC}/digests/sklep-kowalski/2026-W47|Pełny raport>"
 
 
@@ -53,7 +53,7 @@ def test_english_summary(engine: Engine, seeded: dict[str, int], tmp_path: Path)
     assert "negative 50.0% (+30.0 pp)" in text and "Average rating: 3.17★ (previously 3.50★)" in text
     assert "Top negative aspects: Delivery (3), Customer service (2)" in text
     assert "median 1 h 30 min, p90 19 h, within SLA 40.0%, unhandled 2" in text
-    assert "Storms: 1 (Delivery, Customer service)" in text
+    assert "Storms: 1 (Delivery (7), Customer service (3))" in text
     assert text.splitlines()[-1].endswith("|Full report>")
 
 
