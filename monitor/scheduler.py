@@ -5,6 +5,11 @@ else ``schedule.crawl_minutes``) with up to ``schedule.crawl_jitter_seconds`` of
 do not hit the network in lockstep; scoring and alert delivery are jobs of their own, in a separate
 thread pool, so a slow crawl never delays an alert. Every job runs one instance at a time with missed
 runs coalesced, and a failing job is logged and recorded as a failed stage run without stopping the rest.
+The stages are also chained by events (:class:`Kick`): a crawl that stored something starts the score job
+at once, and a score pass that scored something starts the alert job, so an alert is posted seconds after
+the crawl that found its item; the intervals stay as a safety net for anything an event missed.
+Beside the jobs runs one web server (:func:`monitor.slack_app.start_app`): the pages and Slack's
+``POST /slack/interactivity`` on ``web.host:port``.
 """
 
 from __future__ import annotations
@@ -15,7 +20,6 @@ import threading
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from types import FrameType
-from typing import Any
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -24,7 +28,9 @@ from sqlalchemy.engine import Engine
 from monitor.core.config import EarshotSettings
 from monitor.core.db import make_engine
 from monitor.core.models import utcnow
+from monitor.crawl_report import crawl_lines
 from monitor.pipeline import (
+    CrawlPass,
     StageReport,
     TextScorer,
     load_scorer,
@@ -33,7 +39,7 @@ from monitor.pipeline import (
     run_crawls,
     score_pending,
 )
-from monitor.slack_app import start_slack_app
+from monitor.slack_app import start_app
 from spiders.catalogue import SourceInfo, source_catalogue
 
 log = logging.getLogger(__name__)
@@ -53,21 +59,94 @@ def _guarded(name: str, engine: Engine, fn: Callable[[], object]) -> Callable[[]
     return job
 
 
+class Kick:
+    """Run a scheduled job now, from another job; the job's interval stays as a safety net.
+
+    Why not just ``modify_job(next_run_time=now)``: a job already running (``max_instances=1``) would
+    skip that run with a warning, and the items stored after its pass read its batch would wait a whole
+    interval. So a kick while the job runs marks it to go round once more, and a kick while it is idle
+    moves its next run to now.
+    """
+
+    def __init__(self, job_id: str, fn: Callable[[], object]) -> None:
+        self.job_id = job_id
+        self._fn = fn
+        self._lock = threading.Lock()
+        self._running = False
+        self._again = False
+        self.scheduler: BackgroundScheduler | None = None
+        self.kicks = 0  # counted, so a test (and a reader of the log) can see the chain work
+
+    def __call__(self) -> object:
+        with self._lock:
+            self._running = True
+        try:
+            while True:
+                result = self._fn()
+                with self._lock:
+                    if not self._again:
+                        self._running = False
+                        return result
+                    self._again = False
+        except BaseException:
+            with self._lock:
+                self._running = self._again = False
+            raise
+
+    def kick(self) -> None:
+        with self._lock:
+            self.kicks += 1
+            if self._running:
+                self._again = True
+                return
+        if self.scheduler is not None and self.scheduler.running:
+            job = self.scheduler.get_job(self.job_id)
+            if job is not None:
+                job.modify(next_run_time=utcnow())
+
+
+def _stored_something(result: CrawlPass) -> bool:
+    """A crawl pass that stored a new or changed item (what the score job would have to read)."""
+    return any(s.items_new or s.items_updated for s in result.summaries.values())
+
+
+def _queued_health(result: CrawlPass) -> bool:
+    """A crawl pass whose health check queued a source-health alert (or a recovery) to post."""
+    return bool(result.health.counts.get("opened") or result.health.counts.get("recovered"))
+
+
 CRAWL_EXECUTOR = "crawls"
 CRAWL_WORKERS = 2  # crawls at once (each a child process); the score and alert jobs have their own pool
 STAGGER_SECONDS = 2  # first runs start this far apart, so `earshot run` does not start everything at once
 
 
-def _crawl_job(settings: EarshotSettings, source: str) -> Callable[[], object]:
-    return lambda: run_crawls(settings, [source])
+def _crawl_job(
+    settings: EarshotSettings, source: str, score: Kick | None = None, alerts: Kick | None = None
+) -> Callable[[], object]:
+    def job() -> object:
+        result = run_crawls(settings, [source])
+        for line in crawl_lines(result, settings.console_language):  # the lines `earshot crawl` prints
+            log.info("crawl: %s", line)
+        if score is not None and _stored_something(result):
+            score.kick()
+        if alerts is not None and _queued_health(result):
+            alerts.kick()
+        return result
+
+    return job
 
 
 def crawl_jobs(
-    settings: EarshotSettings, sources: Sequence[SourceInfo]
+    settings: EarshotSettings,
+    sources: Sequence[SourceInfo],
+    score: Kick | None = None,
+    alerts: Kick | None = None,
 ) -> list[tuple[str, float, Callable[[], object]]]:
     """(job id, minutes, function) for each source that has work: its own interval, one crawl at a time."""
     return [
-        (f"crawl:{s.name}", s.interval_minutes, _crawl_job(settings, s.name)) for s in sources if s.runnable
+        (f"crawl:{s.name}", s.interval_minutes, _crawl_job(settings, s.name, score, alerts))
+        for s in sources
+        if s.runnable
     ]
 
 
@@ -95,13 +174,18 @@ def build_scheduler(
     )
     now = utcnow()
     cfg = settings.schedule
+    alerts = Kick("alerts", lambda: run_alerts(engine, settings))
+
+    def score_then_alert() -> object:
+        report = score_pending(engine, scorer, batch_size=settings.sentiment.batch_size)
+        if report.counts.get("scored") and cfg.event_driven:
+            alerts.kick()
+        return report
+
+    score = Kick("score", score_then_alert)
     stage_jobs: list[tuple[str, float, Callable[[], object]]] = [
-        (
-            "score",
-            cfg.score_minutes,
-            lambda: score_pending(engine, scorer, batch_size=settings.sentiment.batch_size),
-        ),
-        ("alerts", cfg.alerts_minutes, lambda: run_alerts(engine, settings)),
+        ("score", cfg.score_minutes, score),
+        ("alerts", cfg.alerts_minutes, alerts),
     ]
     if settings.digest.enabled:
         hour, minute = (int(x) for x in settings.digest.time.split(":"))
@@ -117,7 +201,8 @@ def build_scheduler(
             coalesce=True,
             misfire_grace_time=6 * 3600,  # a service restarted at 09:00 still sends Monday's digest
         )
-    for i, (name, minutes, fn) in enumerate([*stage_jobs, *crawl_jobs(settings, catalogue)]):
+    chained = (score, alerts) if cfg.event_driven else (None, None)
+    for i, (name, minutes, fn) in enumerate([*stage_jobs, *crawl_jobs(settings, catalogue, *chained)]):
         is_crawl = name.startswith("crawl:")
         sched.add_job(
             _guarded(name, engine, fn),
@@ -131,22 +216,8 @@ def build_scheduler(
             next_run_time=now + timedelta(seconds=STAGGER_SECONDS * i),
             misfire_grace_time=max(1, int(minutes * 60)),
         )
+    score.scheduler = alerts.scheduler = sched
     return sched
-
-
-def _start_web(settings: EarshotSettings, engine: Engine) -> tuple[Any, threading.Thread] | None:
-    """The web pages beside the scheduler, when enabled and sign-in is configured (else logged, not fatal)."""
-    if not settings.web.enabled:
-        return None
-    from monitor.web.app import WebConfigError, serve_web
-
-    try:
-        server, thread = serve_web(settings, engine)
-    except WebConfigError as exc:
-        log.warning("web pages not started: %s", exc)
-        return None
-    log.info("web pages on http://%s:%s/", settings.web.host, settings.web.port)
-    return server, thread
 
 
 def _digest_job(settings: EarshotSettings, engine: Engine) -> Callable[[], object]:
@@ -172,21 +243,18 @@ def run_forever(settings: EarshotSettings, stop: threading.Event | None = None) 
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, _on_signal)
         signal.signal(signal.SIGINT, _on_signal)
+    # One server, the pages and POST /slack/interactivity, started first: a taken port ends the run before
+    # anything is scheduled (InteractivityError, which `earshot run` prints).
+    served = start_app(settings, engine)
+    if served is not None and served.mode:
+        log.info("Slack interactivity (%s): %s", served.mode, served.address)
     sched = build_scheduler(settings, engine, scorer)
     sched.start()
     log.info("earshot running: %s", ", ".join(f"{j.id} every {j.trigger}" for j in sched.get_jobs()))
-    slack_app = start_slack_app(settings, engine)
-    if slack_app is not None:
-        log.info("Slack interactivity (%s): %s", slack_app.mode, slack_app.address)
-    web = _start_web(settings, engine)
     stop.wait()
     sched.pause()  # no new submissions while the executors shut down (APScheduler would log errors)
-    if slack_app is not None:
-        slack_app.stop()
-    if web is not None:
-        from monitor.web.app import shutdown_web
-
-        shutdown_web(*web)
+    if served is not None:
+        served.stop()
     sched.shutdown(wait=True)
     log.info("earshot stopped cleanly")
     return 0

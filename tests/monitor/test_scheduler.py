@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 
 from monitor.core.config import EarshotSettings, Target
 from monitor.core.db import make_engine
-from monitor.core.models import CrawlRun, StageRun
+from monitor.core.models import CrawlRun, StageRun, utcnow
 from monitor.demo_source import DemoSource
 from monitor.pipeline import TextScorer
 from monitor.scheduler import CRAWL_EXECUTOR, _guarded, build_scheduler
@@ -128,3 +128,75 @@ def test_a_failing_job_is_recorded_and_the_scheduler_goes_on(sqlite_engine: Engi
         ).all()
     assert [r.error for r in failed] == ["RuntimeError: boom 1", "RuntimeError: boom 2"]
     assert all(r.finished_at is not None for r in failed)
+
+
+def test_a_kick_while_idle_runs_the_job_now_and_while_running_runs_it_once_more() -> None:
+    """The event chain's building block: kicks never run a job twice at once and never get lost."""
+    from monitor.scheduler import Kick
+
+    entered, release = threading.Event(), threading.Event()
+    passes: list[float] = []
+
+    def work() -> int:
+        passes.append(time.monotonic())
+        if len(passes) == 1:
+            entered.set()
+            release.wait(10)
+        return len(passes)
+
+    kick = Kick("work", work)
+    sched = BackgroundScheduler(timezone="UTC")
+    sched.add_job(kick, "interval", minutes=60, id="work", max_instances=1, coalesce=True)
+    kick.scheduler = sched
+    sched.start()
+    try:
+        kick.kick()  # idle: runs now, not in an hour
+        assert entered.wait(10), "a kick moved the hourly job to now"
+        kick.kick()  # three kicks while it runs: one more pass, not three, and none skipped
+        kick.kick()
+        kick.kick()
+        release.set()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and len(passes) < 2:
+            time.sleep(0.05)
+        time.sleep(0.5)
+    finally:
+        sched.shutdown(wait=True)
+    assert len(passes) == 2 and kick.kicks == 4
+
+
+def test_a_crawl_that_stores_items_scores_and_alerts_at_once(tmp_path: Path, scorer: TextScorer) -> None:
+    """Event-driven stages: score and alert passes follow the crawl in seconds, not after their hour."""
+    with DemoSource(sources=["rss"]) as demo:
+        settings = demo.configure(EarshotSettings(data_dir=tmp_path))
+        settings = settings.model_copy(
+            update={
+                "schedule": settings.schedule.model_copy(
+                    update={"crawl_jitter_seconds": 0, "score_minutes": 60, "alerts_minutes": 60}
+                ),
+            }
+        )
+        engine = make_engine(settings.effective_database_url)
+        sched = build_scheduler(settings, engine, scorer)
+        for job in sched.get_jobs():  # the stages' first runs an hour away: only the chain can start them
+            if job.id in ("score", "alerts", "digest"):
+                job.modify(next_run_time=utcnow() + timedelta(hours=1))
+        sched.start()
+        try:
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline and not _stage_runs(engine, "alerts"):
+                time.sleep(0.2)
+        finally:
+            sched.shutdown(wait=True)
+    crawl = [r for r in _runs(engine, "rss") if r.finished_at]
+    scores, alert_passes = _stage_runs(engine, "score"), _stage_runs(engine, "alerts")
+    assert crawl and crawl[0].items_new == 6
+    assert scores and scores[0].counts["scored"] == 6, "the crawl's items were scored by the kicked pass"
+    assert alert_passes, "the score pass kicked the alert pass"
+    assert crawl[0].finished_at is not None and alert_passes[0].started_at >= crawl[0].finished_at
+    engine.dispose()
+
+
+def _stage_runs(engine: Engine, stage: str) -> list[StageRun]:
+    with Session(engine) as s:
+        return list(s.exec(select(StageRun).where(StageRun.stage == stage).order_by(col(StageRun.id))))
