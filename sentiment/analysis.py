@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from sentiment.aspects import AspectDetector, AspectMention
+from sentiment.aspects import GENERIC, PROTOTYPES, AspectDetector, AspectMention
 from sentiment.fusion import RatingFusion
 from sentiment.labels import NEGATIVE, NEUTRAL, POSITIVE, SENTIMENTS
 from sentiment.scorer import Scorer, SentimentResult
@@ -133,8 +133,10 @@ class Analyzer:
         from sentiment.complaints import ComplaintModel
         from sentiment.embeddings import E5Embedder
 
+        # the aspect descriptions are embedded by every process: pinned, they are read from a small file
+        descriptions = [text for texts in PROTOTYPES.values() for text in texts] + list(GENERIC)
         detector = AspectDetector(
-            E5Embedder(threads=max(1, int(_torch_threads()))),
+            E5Embedder(threads=max(1, int(_torch_threads())), pinned=descriptions),
             scorer.probabilities,
             complaints=ComplaintModel.load(),
         )

