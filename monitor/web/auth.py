@@ -36,6 +36,8 @@ __all__ = [
     "Session",
     "WebConfigError",
     "authenticate",
+    "credential_fingerprint",
+    "credential_is_current",
     "forget_session",
     "hash_password",
     "load_session_key",
@@ -144,15 +146,46 @@ class Session:
     sid: str
     user: str | None
     expires: datetime
+    credential: str = ""  # credential_fingerprint of what signed it in; a changed password ends it
 
     def csrf_token(self, key: bytes) -> str:
         """The token every form of this session carries; tied to the session id, useless elsewhere."""
         return hmac.new(key, f"csrf:{self.sid}".encode(), hashlib.sha256).hexdigest()
 
 
-def new_session(user: str | None, now: datetime, hours: float) -> Session:
+def new_session(user: str | None, now: datetime, hours: float, credential: str = "") -> Session:
     """A fresh session (a new id on every sign-in, so a planted cookie is worthless)."""
-    return Session(secrets.token_urlsafe(18), user, now + timedelta(hours=hours))
+    return Session(secrets.token_urlsafe(18), user, now + timedelta(hours=hours), credential)
+
+
+def credential_fingerprint(settings: EarshotSettings, key: bytes, user: str, via_token: bool) -> str:
+    """A keyed digest of the secret that signs ``user`` in now: their password hash, or the shared token.
+
+    Why: a session must end when that secret changes (a password changed in ``[[web.users]]``, a new
+    shared token), not live on until its cookie expires. The cookie carries this digest, never the
+    secret, and every request compares it with the digest of the secret configured now.
+    """
+    web = settings.web
+    if via_token:
+        secret = web.shared_token.get_secret_value() if web.shared_token is not None else ""
+        tag = "t"
+    else:
+        account = next((u for u in web.users if u.username == user), None)
+        secret = account.password_hash.get_secret_value() if account is not None else ""
+        tag = "u"
+    if not secret:
+        return ""
+    digest = hmac.new(key, f"credential:{tag}:{secret}".encode(), hashlib.sha256).hexdigest()[:32]
+    return f"{tag}:{digest}"
+
+
+def credential_is_current(settings: EarshotSettings, key: bytes, session: Session) -> bool:
+    """Whether the secret that signed this session in is still the one configured (see above)."""
+    if session.user is None or ":" not in session.credential:
+        return False
+    tag = session.credential.split(":", 1)[0]
+    now = credential_fingerprint(settings, key, session.user, via_token=tag == "t")
+    return bool(now) and hmac.compare_digest(now.encode(), session.credential.encode())
 
 
 def sign_payload(payload: dict[str, object], key: bytes) -> str:
@@ -183,7 +216,14 @@ def read_payload(value: str | None, key: bytes) -> dict[str, object] | None:
 
 def sign_session(session: Session, key: bytes) -> str:
     """The cookie value for ``session``."""
-    return sign_payload({"sid": session.sid, "u": session.user, "exp": int(session.expires.timestamp())}, key)
+    payload: dict[str, object] = {
+        "sid": session.sid,
+        "u": session.user,
+        "exp": int(session.expires.timestamp()),
+    }
+    if session.credential:
+        payload["c"] = session.credential
+    return sign_payload(payload, key)
 
 
 def read_session(value: str | None, key: bytes, now: datetime) -> Session | None:
@@ -197,7 +237,8 @@ def read_session(value: str | None, key: bytes, now: datetime) -> Session | None
     expires = datetime.fromtimestamp(exp, tz=UTC)
     if expires <= now:
         return None
-    return Session(sid, user, expires)
+    credential = data.get("c")
+    return Session(sid, user, expires, credential if isinstance(credential, str) else "")
 
 
 def remember_session(engine: Engine, session: Session, now: datetime) -> None:

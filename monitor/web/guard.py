@@ -18,7 +18,7 @@ from fastapi import Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from monitor.web.auth import SESSION_COOKIE, read_session, session_is_live
+from monitor.web.auth import SESSION_COOKIE, credential_is_current, read_session, session_is_live
 from monitor.web.context import WebContext
 from monitor.web.deps import get_web, request_session
 
@@ -44,11 +44,15 @@ async def require_session(request: Request, call_next: Callable[[Request], Await
     """Nothing but the public paths without a live session; the session read here is what SessionDep gives."""
     web = get_web(request)
     session = read_session(request.cookies.get(SESSION_COOKIE), web.key, web.clock())
-    # Signed and unexpired, but logged out? Then it is no session at all (a copied cookie included).
+    # Signed and unexpired, but logged out, or signed in with a password or token changed since? Then it
+    # is no session at all (a copied cookie included).
     if (
         session is not None
         and session.user is not None
-        and not await run_in_threadpool(session_is_live, web.engine, session)
+        and (
+            not credential_is_current(web.settings, web.key, session)
+            or not await run_in_threadpool(session_is_live, web.engine, session)
+        )
     ):
         session = None
     request.state.session = session

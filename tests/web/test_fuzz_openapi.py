@@ -56,7 +56,13 @@ from alerts.slack_sender import ConsoleSender
 from monitor.core.config import CONFIG_ENV, EarshotSettings
 from monitor.core.db import make_engine
 from monitor.web.app import bound_port, create_app, serve_web, shutdown_web
-from monitor.web.auth import SESSION_COOKIE, new_session, remember_session, sign_session
+from monitor.web.auth import (
+    SESSION_COOKIE,
+    credential_fingerprint,
+    new_session,
+    remember_session,
+    sign_session,
+)
 from monitor.web.context import WebContext
 from monitor.web.routes import exports
 from monitor.web.routes.exports import _CSV_FIELDS
@@ -114,7 +120,8 @@ class FuzzTarget:
     def disposable_session(self) -> tuple[str, str]:
         """A signed-in session of its own (cookie, CSRF token), for a request that ends its session."""
         now = self.web.clock()
-        session = new_session(USER, now, 1)
+        credential = credential_fingerprint(self.web.settings, self.web.key, USER, via_token=False)
+        session = new_session(USER, now, 1, credential)
         remember_session(self.engine, session, now)
         return sign_session(session, self.web.key), session.csrf_token(self.web.key)
 

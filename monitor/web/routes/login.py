@@ -16,7 +16,14 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from monitor.web.auth import SESSION_COOKIE, authenticate, forget_session, new_session, remember_session
+from monitor.web.auth import (
+    SESSION_COOKIE,
+    authenticate,
+    credential_fingerprint,
+    forget_session,
+    new_session,
+    remember_session,
+)
 from monitor.web.deps import CsrfChecked, SessionDep, SettingsDep, WebDep
 from monitor.web.openapi import PUBLIC, html
 from monitor.web.throttle import Refusal, account_key, address_key
@@ -112,7 +119,8 @@ def login(
     web.throttle.succeeded(account, address)
     log.info("web sign-in: %s", user)
     response = RedirectResponse(_safe_next(next), status_code=303)
-    signed_in = new_session(user, web.clock(), settings.web.session_hours)
+    credential = credential_fingerprint(settings, web.key, user, via_token=bool(token.strip()))
+    signed_in = new_session(user, web.clock(), settings.web.session_hours, credential)
     remember_session(web.engine, signed_in, web.clock())
     web.set_session(response, signed_in)
     return response
