@@ -36,7 +36,14 @@ from sentiment.encoding import FolderTokenizer, TextEncoder, length_sorted_batch
 from sentiment.hub import force_offline, quiet_transformers
 from sentiment.labels import NEGATIVE, NEUTRAL, POSITIVE, SENTIMENTS, Sentiment, label_matrix
 from sentiment.language import Language, detect_language
-from sentiment.precision import Batch, PrecisionPlan, choose_precision, plan_batches, shape_table
+from sentiment.precision import (
+    REFINE_MARGIN,
+    Batch,
+    PrecisionPlan,
+    choose_precision,
+    plan_batches,
+    shape_table,
+)
 
 log = logging.getLogger(__name__)
 # RoBERTa-style models reserve two position ids (padding offset), so 514 positions hold 512 tokens.
@@ -98,6 +105,13 @@ def model_version(resolved: str | Path, config: Any) -> str:
     if path.is_dir():
         return _folder_hash(path)
     return str(config.name_or_path or resolved)
+
+
+def unsure_rows(probs: npt.NDArray[np.float32], margin: float) -> npt.NDArray[np.intp]:
+    """Rows whose two most likely classes are closer than ``margin``: a probability error below
+    ``margin / 2`` could change their label."""
+    ranked = np.sort(probs, axis=1)
+    return np.flatnonzero(ranked[:, -1] - ranked[:, -2] < margin)
 
 
 def _load_transformers(resolved: Path | str, model: str) -> tuple[Any, Any]:
@@ -168,6 +182,9 @@ class Scorer:
         self._shapes: set[tuple[int, int]] = set()
         self.new_shapes = 0
         """Batch shapes met for the first time (each builds kernels once in reduced precision)."""
+        self.refined = 0
+        """Texts scored again in fp32 because bf16 left their label too close to call."""
+        self._fp32 = PrecisionPlan(torch.float32, self.device.type, "fp32 re-scoring of near ties")
 
     def _fit_max_length(self, requested: int) -> int:
         """Never ask for more positions than the model has (XLM-R models have 2 reserved positions)."""
@@ -222,39 +239,54 @@ class Scorer:
         )
         return scorer
 
-    def batches(self, lengths: Sequence[int]) -> list[Batch]:
+    def batches(self, lengths: Sequence[int], plan: PrecisionPlan | None = None) -> list[Batch]:
         """How texts of these token lengths are batched: fixed shapes in reduced precision, else tight."""
-        if self.plan.reduced:
+        if (plan or self.plan).reduced:
             return plan_batches(lengths, self.batch_size, self.max_batch_tokens, self.max_length)
         return [
             Batch(tuple(b), len(b), max(lengths[i] for i in b))
             for b in length_sorted_batches(lengths, self.batch_size, self.max_batch_tokens)
         ]
 
-    def _logits(self, input_ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def _logits(self, input_ids: torch.Tensor, mask: torch.Tensor, plan: PrecisionPlan) -> torch.Tensor:
         shape = (int(input_ids.shape[0]), int(input_ids.shape[1]))
-        if shape not in self._shapes:
+        if plan.reduced and shape not in self._shapes:
             self._shapes.add(shape)
             self.new_shapes += 1
-        with self.plan.autocast():
+        with plan.autocast():
             out = self.model(input_ids=input_ids.to(self.device), attention_mask=mask.to(self.device))
         logits = out if isinstance(out, torch.Tensor) else out.logits
         return logits.float()
 
+    def _probabilities(self, ids: list[list[int]], plan: PrecisionPlan) -> npt.NDArray[np.float32]:
+        out = np.empty((len(ids), 3), dtype=np.float32)
+        with torch.inference_mode():
+            for batch in self.batches([len(x) for x in ids], plan):
+                input_ids, mask = self.encoder.pad([ids[i] for i in batch.indices], batch.width, batch.rows)
+                logits = self._logits(input_ids, mask, plan)[: len(batch.indices)]
+                probs = torch.softmax(logits, dim=-1) @ self._matrix
+                out[list(batch.indices)] = probs.cpu().numpy()
+        return out
+
     def probabilities(self, texts: Sequence[str]) -> npt.NDArray[np.float32]:
-        """(n x 3) negative/neutral/positive probabilities in input order; blank texts are neutral."""
+        """(n x 3) negative/neutral/positive probabilities in input order; blank texts are neutral.
+
+        In reduced precision, texts left too close to call (:data:`~sentiment.precision.REFINE_MARGIN`)
+        are scored again in fp32, so every label is the one fp32 gives.
+        """
         out = np.zeros((len(texts), 3), dtype=np.float32)
         out[:, NEUTRAL] = 1.0
         live = [i for i, t in enumerate(texts) if isinstance(t, str) and t.strip()]
         if not live:
             return out
         ids = self.encoder.encode([texts[i] for i in live])
-        with torch.inference_mode():
-            for batch in self.batches([len(x) for x in ids]):
-                input_ids, mask = self.encoder.pad([ids[i] for i in batch.indices], batch.width, batch.rows)
-                logits = self._logits(input_ids, mask)[: len(batch.indices)]
-                probs = torch.softmax(logits, dim=-1) @ self._matrix
-                out[[live[i] for i in batch.indices]] = probs.cpu().numpy()
+        probs = self._probabilities(ids, self.plan)
+        if self.plan.reduced:
+            unsure = unsure_rows(probs, REFINE_MARGIN)
+            if len(unsure):
+                probs[unsure] = self._probabilities([ids[i] for i in unsure], self._fp32)
+                self.refined += len(unsure)
+        out[live] = probs
         return out
 
     def warm_up(self, budget_s: float | None = None) -> int:
@@ -274,7 +306,7 @@ class Scorer:
                     break
                 if (rows, width) in self._shapes:
                     continue
-                self._logits(*self.encoder.pad([sample], width, rows))
+                self._logits(*self.encoder.pad([sample], width, rows), self.plan)
                 warmed += 1
         log.info("warmed %d batch shapes in %.1f s", warmed, time.perf_counter() - start)
         return warmed

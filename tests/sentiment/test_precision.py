@@ -12,8 +12,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sentiment import precision
+from sentiment import scorer as scorer_module
 from sentiment.precision import (
     LENGTH_BUCKETS,
+    REFINE_MARGIN,
     CpuFeatures,
     PrecisionError,
     batch_sizes,
@@ -23,7 +25,7 @@ from sentiment.precision import (
     plan_batches,
     shape_table,
 )
-from sentiment.scorer import Scorer
+from sentiment.scorer import Scorer, unsure_rows
 
 CPUINFO = Path(__file__).resolve().parents[1] / "fixtures" / "sentiment" / "cpuinfo"
 CPU = torch.device("cpu")
@@ -140,8 +142,27 @@ def test_texts_of_every_length_meet_few_shapes(bundled_scorer: Scorer) -> None:
     bf16 = _variant(bundled_scorer, "bf16", batch_size=4)
     fp32 = _variant(bundled_scorer, "fp32", batch_size=4)
     bf16.probabilities(texts)
-    fp32.probabilities(texts)
-    assert bf16.new_shapes <= 4 < fp32.new_shapes
+    lengths = [len(ids) for ids in fp32.encoder.encode(texts)]
+    assert bf16.new_shapes <= 4 < len({(b.rows, b.width) for b in fp32.batches(lengths)})
+
+
+def test_near_ties_are_found_by_the_gap_between_the_two_best_classes() -> None:
+    probs = np.array([[0.41, 0.2, 0.39], [0.1, 0.2, 0.7], [0.05, 0.48, 0.47]], dtype=np.float32)
+    assert list(unsure_rows(probs, REFINE_MARGIN)) == [0, 2]
+
+
+def test_texts_too_close_to_call_are_scored_again_in_fp32(
+    bundled_scorer: Scorer, fp32_scorer: Scorer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With every text "too close", bf16 returns exactly fp32's numbers; with none, bf16's own."""
+    exact = fp32_scorer.probabilities(TEXTS)
+    monkeypatch.setattr(scorer_module, "REFINE_MARGIN", 1.01)
+    everything = _variant(bundled_scorer, "bf16")
+    np.testing.assert_array_equal(everything.probabilities(TEXTS), exact)
+    assert everything.refined == len(TEXTS)
+    monkeypatch.setattr(scorer_module, "REFINE_MARGIN", 0.0)
+    nothing = _variant(bundled_scorer, "bf16")
+    assert not np.array_equal(nothing.probabilities(TEXTS), exact) and nothing.refined == 0
 
 
 def test_a_text_scores_the_same_alone_or_padded_into_a_bucket(bundled_scorer: Scorer) -> None:
