@@ -10,7 +10,8 @@ model), each against the same loopback replay source and fake Slack the soak tes
 * **event-driven**: the default: a crawl that stored items starts a score pass, which starts an alert pass.
 
 For every alert posted, latency = the alert's ``sent_at`` minus the ``finished_at`` of the crawl run that
-stored its mention (the first run finishing after the mention's ``first_seen_at``). Prints p50/p95/max per
+stored the version it is about (the first run finishing after the mention's ``first_seen_at``, or after
+the edit's ``recorded_at`` for an alert on an edit). Prints p50/p95/max per
 mode, and the run process's RSS (median of the last 30 s, the model loaded), measured the same run.
 
     .venv/bin/python bench/bench_alert_latency.py [--seconds 90] [--release 4] [--crawl-seconds 6]
@@ -26,6 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -35,7 +37,7 @@ import psutil  # noqa: E402
 from sqlmodel import Session, col, select  # noqa: E402
 
 from monitor.core.db import make_engine  # noqa: E402
-from monitor.core.models import Alert, CrawlRun, Mention  # noqa: E402
+from monitor.core.models import Alert, CrawlRun, Mention, MentionRevision  # noqa: E402
 from tests.alerts.fake_slack import FakeSlack  # noqa: E402
 from tests.monitor.soak_fakes import GrowingFeeds  # noqa: E402
 
@@ -53,11 +55,19 @@ def _latencies(db: Path) -> list[tuple[float, bool]]:
     with Session(engine) as session:
         runs = [r for r in session.exec(select(CrawlRun).order_by(col(CrawlRun.id))) if r.finished_at]
         seen = {m.id: m.first_seen_at for m in session.exec(select(Mention))}
+        edits: dict[int, list[datetime]] = {}
+        for revision in session.exec(select(MentionRevision)):
+            edits.setdefault(revision.mention_id, []).append(revision.recorded_at)
         sent = [a for a in session.exec(select(Alert)) if a.sent_at is not None and a.mention_id in seen]
     engine.dispose()
     out: list[tuple[float, bool]] = []
     for alert in sent:
-        stored = seen[alert.mention_id]
+        if alert.mention_id is None:  # a source-health alert: no crawl stored it
+            continue
+        # The version the alert is about: an edit alert follows the crawl that stored the edit.
+        stored = max(
+            [seen[alert.mention_id]] + [t for t in edits.get(alert.mention_id, []) if t <= alert.created_at]
+        )
         crawl = next((r for r in runs if r.finished_at and r.finished_at >= stored), None)
         if crawl is not None and crawl.finished_at is not None and alert.sent_at is not None:
             out.append(((alert.sent_at - crawl.finished_at).total_seconds(), crawl is runs[0]))
