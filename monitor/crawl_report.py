@@ -4,13 +4,15 @@
 ``google_business  failed: connection refused (127.0.0.1:9)  0 new · log: /srv/earshot/logs/…_run12.log``
 
 The reason is a category (:mod:`spiders.failures`), not a traceback; Scrapy's own log of the run is in the
-file named at the end. ``console_language`` picks the language.
+file named at the end. ``console_language`` picks the language; the words are the ``cli`` gettext
+domain's (:mod:`monitor.cli_text`).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Literal
 
+from monitor.cli_text import seconds, t, when
 from monitor.pipeline import CrawlPass, StageReport
 from spiders.abandoned import AbandonedRun
 from spiders.failures import failure_words
@@ -23,40 +25,17 @@ __all__ = ["abandoned_line", "crawl_line", "crawl_lines", "skipped_line"]
 Language = Literal["en", "pl"]
 _DETAIL_CHARS = 160
 
-_TEXT: dict[str, tuple[str, str]] = {
-    "ok": ("ok", "ok"),
-    "failed": ("failed", "błąd"),
-    "new": ("{n} new", "nowe: {n}"),
-    "updated": ("{n} updated", "zmienione: {n}"),
-    "rejected": ("{n} rejected", "odrzucone: {n}"),
-    "log": ("log", "log"),
-    "skipped": ("skipped {name}: {why}", "pominięto {name}: {why}"),
-    "abandoned": (
-        "closed crawl run #{id} ({name}, started {when} UTC) as crashed: {why}",
-        "zamknięto przebieg #{id} ({name}, start {when} UTC) jako przerwany (crash): {why}",
-    ),
-    "not_started": ("the crawl could not start", "crawl nie wystartował"),
-}
-
-
-def _t(key: str, language: Language, **values: object) -> str:
-    english, polish = _TEXT[key]
-    return (polish if language == "pl" else english).format(**values)
-
 
 def _seconds(value: float | None, language: Language) -> str:
-    if value is None:
-        return ""
-    shown = f"{value:.1f}"
-    return f" ({shown.replace('.', ',') if language == 'pl' else shown} s)"
+    return "" if value is None else f" ({seconds(value, language)})"
 
 
 def _counts(summary: CrawlSummary, language: Language) -> str:
-    parts = [_t("new", language, n=summary.items_new)]
+    parts = [t(language, "%(n)s new", n=summary.items_new)]
     if summary.items_updated:
-        parts.append(_t("updated", language, n=summary.items_updated))
+        parts.append(t(language, "%(n)s updated", n=summary.items_updated))
     if summary.items_rejected:
-        parts.append(_t("rejected", language, n=summary.items_rejected))
+        parts.append(t(language, "%(n)s rejected", n=summary.items_rejected))
     return ", ".join(parts)
 
 
@@ -77,22 +56,31 @@ def crawl_line(
     """One source's outcome: ``ok`` with its counts and time, or ``failed: <why>`` with its log file."""
     label = name.ljust(width)
     if summary is None:
-        return f"{label}  {_t('failed', language)}: {_t('not_started', language)}: {report.error}"
+        return f"{label}  {t(language, 'failed')}: {t(language, 'the crawl could not start')}: {report.error}"
     if summary.ok:
-        return f"{label}  {_t('ok', language)}  {_counts(summary, language)}{_seconds(summary.seconds, language)}"
-    line = f"{label}  {_t('failed', language)}: {_why(summary, language)}  {_counts(summary, language)}"
+        return (
+            f"{label}  {t(language, 'ok')}  {_counts(summary, language)}{_seconds(summary.seconds, language)}"
+        )
+    line = f"{label}  {t(language, 'failed')}: {_why(summary, language)}  {_counts(summary, language)}"
     if summary.log_file:
-        line += f" · {_t('log', language)}: {summary.log_file}"
+        line += f" · {t(language, 'log')}: {summary.log_file}"
     return line
 
 
 def skipped_line(name: str, why: str, language: Language = "en") -> str:
-    return _t("skipped", language, name=name, why=why)
+    return t(language, "skipped %(name)s: %(why)s", name=name, why=why)
 
 
 def abandoned_line(run: AbandonedRun, language: Language = "en") -> str:
-    when = run.started_at.strftime("%Y-%m-%d %H:%M")
-    return _t("abandoned", language, id=run.run_id, name=run.spider, when=when, why=run.why)
+    """A crawl run a killed process left open, now closed; its start with the zone written out."""
+    return t(
+        language,
+        "closed crawl run #%(id)s (%(name)s, started %(when)s) as crashed: %(why)s",
+        id=run.run_id,
+        name=run.spider,
+        when=when(run.started_at, language),
+        why=run.why,
+    )
 
 
 NAME_WIDTH = 15  # the longest source name (google_business): the columns line up

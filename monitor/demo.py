@@ -18,6 +18,7 @@ from pathlib import Path
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from monitor.cli_text import counts_line, seconds, t
 from monitor.core.alert_settings import AlertSettings
 from monitor.core.config import EarshotSettings
 from monitor.core.db import make_engine
@@ -51,6 +52,9 @@ def _demo_settings(
     slack = settings.slack if use_slack else settings.slack.model_copy(update={"bot_token": None})
     if slack.critical_channel is None:
         slack = slack.model_copy(update={"critical_channel": DEMO_CRITICAL_CHANNEL})
+    if "language" not in settings.slack.model_fields_set:
+        # The demo prints its alerts in the console it narrates in, unless Slack's language was chosen.
+        slack = slack.model_copy(update={"language": settings.console_language})
     alerts = settings.alerts
     if not alerts.rules:
         alerts = AlertSettings.model_validate({**alerts.model_dump(exclude={"rules"}), "rules": DEMO_RULES})
@@ -67,7 +71,7 @@ def demo_spiders(src: DemoSource) -> list[str]:
     return [s for s in src.sources if s in known]
 
 
-def _print_mentions(engine_url: str) -> None:
+def _print_mentions(engine_url: str, language: str = "en") -> None:
     engine = make_engine(engine_url)
     with Session(engine) as s:
         rows = s.exec(
@@ -76,7 +80,8 @@ def _print_mentions(engine_url: str) -> None:
             .where(col(SentimentScore.mention_version) == col(Mention.version))
             .order_by(col(SentimentScore.score))
         ).all()
-        print(f"\n{'source':<17}{'stars':<6}{'lang':<6}{'sentiment':<20}text")
+        head = [t(language, word) for word in ("source", "stars", "lang", "sentiment", "text")]
+        print(f"\n{head[0]:<17}{head[1]:<6}{head[2]:<6}{head[3]:<20}{head[4]}")
         for m, sc in rows:
             stars = "-" if m.rating is None else f"{m.rating:g}★"
             text = " ".join(m.text.split())
@@ -84,17 +89,20 @@ def _print_mentions(engine_url: str) -> None:
                 f"{m.source:<17}{stars:<6}{sc.lang or '?':<6}{sc.label + f' {sc.score:+.2f}':<20}{text[:60]}"
             )
         per_source = Counter(m.source for m, _ in rows)
-        print("\nmentions per source: " + ", ".join(f"{k}={v}" for k, v in sorted(per_source.items())))
+        print("\n" + counts_line("mentions per source", dict(sorted(per_source.items())), language))
         alerts = s.exec(select(Alert)).all()
-        print(f"alerts: {len(alerts)} → " + ", ".join(sorted({f"{a.status}:{a.channel}" for a in alerts})))
+        where = ", ".join(sorted({f"{a.status}:{a.channel}" for a in alerts}))
+        print(t(language, "alerts: %(n)s → %(where)s", n=len(alerts), where=where))
     engine.dispose()
 
 
 def _run_alerts(engine: Engine, cfg: EarshotSettings, label: str, clock: datetime | None = None) -> None:
     report = run_alerts(engine, cfg, clock=(lambda: clock) if clock else None)
     shown = {k: v for k, v in report.counts.items() if v}
-    where = "Slack" if cfg.slack.bot_token else "console (no Slack token set)"
-    print(f"alerts ({label}): {', '.join(f'{k}={v}' for k, v in shown.items()) or 'nothing new'} → {where}")
+    language = cfg.console_language
+    where = "Slack" if cfg.slack.bot_token else t(language, "console (no Slack token set)")
+    counts = ", ".join(f"{t(language, k)}={v}" for k, v in shown.items()) or t(language, "nothing new")
+    print(t(language, "alerts (%(label)s): %(counts)s → %(where)s", label=label, counts=counts, where=where))
 
 
 def _crawl_and_score(cfg: EarshotSettings, spiders: list[str], engine: Engine, scorer: TextScorer) -> bool:
@@ -103,19 +111,19 @@ def _crawl_and_score(cfg: EarshotSettings, spiders: list[str], engine: Engine, s
         print(f"crawl {line}")
     t1 = time.monotonic()
     scored = score_pending(engine, scorer, batch_size=cfg.sentiment.batch_size)
-    counts = ", ".join(f"{k}={v}" for k, v in scored.counts.items())
-    print(f"score:  {counts} ({time.monotonic() - t1:.1f} s)")
+    line = counts_line("score", scored.counts, cfg.console_language)
+    print(f"{line} ({seconds(time.monotonic() - t1, cfg.console_language)})")
     return crawls.failed
 
 
-def _print_alert_kinds(engine: Engine) -> None:
+def _print_alert_kinds(engine: Engine, language: str = "en") -> None:
     with Session(engine) as s:
         rows = s.exec(select(Alert)).all()
     kinds = Counter(a.kind for a in rows)
     statuses = Counter(a.status for a in rows)
-    print("\nalerts by kind:   " + ", ".join(f"{k}={v}" for k, v in sorted(kinds.items())))
-    print("alerts by status: " + ", ".join(f"{k}={v}" for k, v in sorted(statuses.items())))
-    print("channels:         " + ", ".join(sorted({a.channel for a in rows})))
+    print("\n" + counts_line("alerts by kind", dict(sorted(kinds.items())), language))
+    print(counts_line("alerts by status", dict(sorted(statuses.items())), language))
+    print(f"{t(language, 'channels')}: " + ", ".join(sorted({a.channel for a in rows})))
 
 
 def run_demo(settings: EarshotSettings, data_dir: str | None = None, use_slack: bool = False) -> int:
@@ -131,35 +139,43 @@ def run_demo(settings: EarshotSettings, data_dir: str | None = None, use_slack: 
     with DemoSource() as src:
         cfg = _demo_settings(settings, src, base, use_slack)
         spiders = demo_spiders(src)
-        print(f"demo sources at {src.base_url}:")
+        language = cfg.console_language
+        print(t(language, "demo sources at %(url)s:", url=src.base_url))
         for name, what in src.describe().items():
-            note = "" if name in spiders else "  (no spider installed yet: not crawled)"
+            note = "" if name in spiders else "  " + t(language, "(no spider installed yet: not crawled)")
             print(f"  {name:<16} {what}{note}")
-        print(f"database: {cfg.effective_database_url}\n")
+        print(t(language, "database: %(url)s", url=cfg.effective_database_url) + "\n")
         engine = make_engine(cfg.effective_database_url)
         scorer = load_scorer(cfg)
-        print("== act 1: the first crawl ==")
+        print("== " + t(language, "act 1: the first crawl") + " ==")
         failed = _crawl_and_score(cfg, spiders, engine, scorer)
-        _run_alerts(engine, cfg, "act 1")
-        print("\n== act 2: new activity (a courier breaks down; a review is edited; a thread reply) ==")
+        _run_alerts(engine, cfg, t(language, "act 1"))
+        act2 = t(language, "act 2: new activity (a courier breaks down; a review is edited; a thread reply)")
+        print(f"\n== {act2} ==")
         changed = src.advance()
-        print("served: " + ", ".join(f"{k}={v}" for k, v in changed.items() if v))
+        print(counts_line("served", {k: v for k, v in changed.items() if v}, language))
         failed = _crawl_and_score(cfg, spiders, engine, scorer) or failed
-        _run_alerts(engine, cfg, "act 2")
+        _run_alerts(engine, cfg, t(language, "act 2"))
     now = utcnow()
-    print("\n== act 3: two hours later, nobody has answered ==")
+    print("\n== " + t(language, "act 3: two hours later, nobody has answered") + " ==")
     _run_alerts(engine, cfg, "+2 h", now + timedelta(hours=2))
-    print("\n== act 3: three hours later, the complaints have stopped ==")
+    print("\n== " + t(language, "act 3: three hours later, the complaints have stopped") + " ==")
     _run_alerts(engine, cfg, "+3 h", now + timedelta(hours=3))
-    _print_mentions(cfg.effective_database_url)
-    _print_alert_kinds(engine)
+    _print_mentions(cfg.effective_database_url, language)
+    _print_alert_kinds(engine, language)
     # The demo's items, alerts and storm are of *now*: the digest's default (the last full week) is empty.
     week = latest_activity_week(engine, cfg.digest.timezone) or week_of(now, cfg.digest.timezone)
     engine.dispose()
-    print(f"\ndemo finished in {time.monotonic() - t0:.1f} s")
+    print("\n" + t(language, "demo finished in %(time)s", time=seconds(time.monotonic() - t0, language)))
+    browse = f"EARSHOT_DATA_DIR={base} EARSHOT_WEB__SHARED_TOKEN=demo .venv/bin/earshot web"
+    digest = f"EARSHOT_DATA_DIR={base} .venv/bin/earshot digest --week {week.iso} --no-slack"
     print(
-        f"browse it: EARSHOT_DATA_DIR={base} EARSHOT_WEB__SHARED_TOKEN=demo .venv/bin/earshot web "
-        f"(then {cfg.public_url}/inbox, token 'demo'); weekly report: EARSHOT_DATA_DIR={base} "
-        f".venv/bin/earshot digest --week {week.iso} --no-slack"
+        t(
+            language,
+            "browse it: %(browse)s (then %(url)s/inbox, token 'demo'); weekly report: %(digest)s",
+            browse=browse,
+            url=cfg.public_url,
+            digest=digest,
+        )
     )
     return 1 if failed else 0

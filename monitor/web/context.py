@@ -13,14 +13,13 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from slack_sdk.signature import SignatureVerifier
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -32,8 +31,8 @@ from alerts.message_sync import sync_updates
 from alerts.slack_errors import SlackError
 from alerts.slack_sender import AlertSender
 from monitor.core.config import EarshotSettings
+from monitor.core.i18n import LANGUAGES, Language, format_datetime, format_number
 from monitor.core.models import Alert, AlertKind
-from monitor.core.timeutil import as_utc
 from monitor.web.auth import (
     SESSION_COOKIE,
     Session,
@@ -43,7 +42,9 @@ from monitor.web.auth import (
     sign_payload,
     sign_session,
 )
+from monitor.web.language import make_environment, pick_language, translate
 from monitor.web.throttle import LoginThrottle
+from sentiment.vocabulary import aspect_label
 
 __all__ = ["FLASH_COOKIE", "HERE", "Clock", "SenderFactory", "SlackContext", "WebContext"]
 
@@ -71,6 +72,27 @@ def _stars(rating: float | None) -> str:
         return ""
     full = max(0, min(5, round(rating)))
     return "★" * full + "☆" * (5 - full)
+
+
+def _rating(rating: float, language: Language) -> str:
+    """``4`` / ``4,5`` (Polish) / ``4.5``: a star rating as its reader writes a number."""
+    return format_number(rating, language, 0 if float(rating).is_integer() else 1)
+
+
+def _signed(value: float, language: Language) -> str:
+    """A sentiment score with its sign and two decimals: ``-0,86`` (Polish) / ``+0.42``."""
+    return ("-" if value < 0 else "+") + format_number(abs(value), language, 2)
+
+
+def _here(request: Request) -> str:
+    """This page's path and query, where the language buttons send their reader back to.
+
+    A page that answered a POST (an error after a form) has no address to come back to: the inbox then.
+    """
+    if request.method not in ("GET", "HEAD"):
+        return "/inbox"
+    query = request.url.query
+    return request.url.path + (f"?{query}" if query else "")
 
 
 class WebContext:
@@ -107,32 +129,45 @@ class WebContext:
         public = urlsplit(settings.public_url)
         self.secure = public.scheme == "https"
         self.public_host = public.netloc or None
-        self.env = Environment(
-            loader=FileSystemLoader(HERE / "templates"),
-            autoescape=select_autoescape(default=True, default_for_string=True),
-            trim_blocks=True,
-            lstrip_blocks=True,
-        )
-        self.env.filters["localtime"] = self._localtime
-        self.env.filters["stars"] = _stars
+        # One environment per language (monitor.web.language says why); the pages pick one per request.
+        self.envs = {language: make_environment(HERE / "templates", language) for language in LANGUAGES}
+        for language, env in self.envs.items():
+            env.filters["localtime"] = partial(self._localtime, language=language)
+            env.filters["stars"] = _stars
+            env.filters["stars_number"] = partial(_rating, language=language)
+            env.filters["number"] = partial(format_number, language=language)
+            env.filters["signed"] = partial(_signed, language=language)
+            env.filters["aspect"] = partial(aspect_label, language=language)
 
     # -- pages ---------------------------------------------------------------------------------------
 
-    def _localtime(self, moment: datetime | None) -> str:
+    def _localtime(self, moment: datetime | None, language: Language = "en") -> str:
+        """``7 gru 2026, 09:36 CET``: in ``web.timezone``, the zone always shown (a bare time is a guess)."""
         if moment is None:
             return "–"
-        local = as_utc(moment).astimezone(ZoneInfo(self.settings.digest.timezone))
-        return local.strftime("%Y-%m-%d %H:%M")
+        return format_datetime(moment, language, self.settings.web.timezone)
+
+    def language(self, request: Request, session: Session | None) -> Language:
+        """The reader's language: their saved choice, else Accept-Language, else ``web.language``."""
+        user = session.user if session is not None else None
+        return pick_language(request, self.engine, user, self.settings.web.language)
+
+    def t(self, request: Request, session: Session | None, message: str, **values: Any) -> str:
+        """``message`` in the reader's language (:meth:`language`), placeholders filled."""
+        return translate(self.language(request, session), message, values)
 
     def render(
         self, request: Request, session: Session | None, name: str, status: int = 200, **context: Any
     ) -> HTMLResponse:
-        """A template with the user, the session's CSRF token and a pending flash message (then cleared)."""
-        flash = self._pop_flash(request)
-        html = self.env.get_template(name).render(
+        """A template in the reader's language with the user, CSRF token and pending flash (then cleared)."""
+        language = self.language(request, session)
+        flash = self._pop_flash(request, language)
+        template = self.envs[language].get_template(name)
+        html = template.render(
             user=session.user if session else None,
             csrf_token=session.csrf_token(self.key) if session else "",
             flash=flash,
+            request_path=_here(request),
             **context,
         )
         response = HTMLResponse(html, status_code=status)
@@ -141,9 +176,24 @@ class WebContext:
         return response
 
     def error_page(
-        self, request: Request, session: Session | None, status: int, title: str, message: str
+        self,
+        request: Request,
+        session: Session | None,
+        status: int,
+        title: str,
+        message: str,
+        **values: Any,
     ) -> HTMLResponse:
-        return self.render(request, session, "error.html", status=status, title=title, message=message)
+        """An error page; ``title`` and ``message`` are English msgids, translated with ``values`` filled."""
+        language = self.language(request, session)
+        return self.render(
+            request,
+            session,
+            "error.html",
+            status=status,
+            title=translate(language, title),
+            message=translate(language, message, values),
+        )
 
     def set_session(self, response: Response, session: Session) -> None:
         max_age = max(1, int((session.expires - self.clock()).total_seconds()))
@@ -157,23 +207,39 @@ class WebContext:
             secure=self.secure,
         )
 
-    def flash(self, response: Response, message: str, kind: str = "ok") -> None:
-        """A one-time message shown by the next page (signed, so no one can plant text in it)."""
-        value = sign_payload({"typ": "flash", "kind": kind, "message": message}, self.key)
+    def flash(self, response: Response, message: str, kind: str = "ok", **values: str) -> None:
+        """A one-time message shown by the next page (signed, so no one can plant text in it).
+
+        ``message`` is the English msgid and ``values`` fill its ``%(name)s`` placeholders: the next page
+        translates it into its reader's language.
+        """
+        payload: dict[str, object] = {"typ": "flash", "kind": kind, "message": message}
+        if values:
+            payload["values"] = values
+        value = sign_payload(payload, self.key)
         response.set_cookie(
             FLASH_COOKIE, value, max_age=60, path="/", httponly=True, samesite="lax", secure=self.secure
         )
 
-    def _pop_flash(self, request: Request) -> dict[str, str] | None:
+    def _pop_flash(self, request: Request, language: Language) -> dict[str, str] | None:
         data = read_payload(request.cookies.get(FLASH_COOKIE), self.key)
         message = data.get("message") if data is not None else None
         if data is None or data.get("typ") != "flash" or not isinstance(message, str):
             return None
-        return {"kind": "error" if data.get("kind") == "error" else "ok", "message": message}
+        raw = data.get("values")
+        values = {str(k): str(v) for k, v in raw.items()} if isinstance(raw, dict) else {}
+        try:
+            shown = translate(language, message, values)
+        except (KeyError, ValueError, TypeError):  # a flash from before placeholders: show it as it is
+            shown = message
+        return {"kind": "error" if data.get("kind") == "error" else "ok", "message": shown}
 
-    def back_to_item(self, mention_id: int, message: str, kind: str = "ok") -> RedirectResponse:
+    def back_to_item(
+        self, mention_id: int, message: str, kind: str = "ok", **values: str
+    ) -> RedirectResponse:
+        """303 to the item page with a one-time ``message`` (an English msgid, ``values`` filled there)."""
         response = RedirectResponse(f"/items/{mention_id}", status_code=303)
-        self.flash(response, message, kind)
+        self.flash(response, message, kind, **values)
         return response
 
     # -- alerts --------------------------------------------------------------------------------------

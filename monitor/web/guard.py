@@ -20,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 
 from monitor.web.auth import SESSION_COOKIE, credential_is_current, read_session, session_is_live
 from monitor.web.context import WebContext
-from monitor.web.deps import get_web, request_session
+from monitor.web.deps import UnknownItem, get_web, request_session
 
 __all__ = ["PAGE_CSP", "REPORT_CSP", "csrf_rejected", "require_session"]
 
@@ -81,15 +81,29 @@ async def require_session(request: Request, call_next: Callable[[Request], Await
 async def csrf_rejected(request: Request, exc: Exception) -> Response:
     """A POST that failed the CSRF check: 403 with the reason, logged."""
     log.warning("CSRF check failed for %s %s: %s", request.method, request.url.path, exc)
-    return get_web(request).error_page(
+    web, session = get_web(request), request_session(request)
+    # The reader's saved language is a database read: off the event loop, as the session check above.
+    reason = await run_in_threadpool(web.t, request, session, str(exc))
+    return await run_in_threadpool(
+        web.error_page,
         request,
-        request_session(request),
+        session,
         403,
         "Request refused",
-        f"This form cannot be accepted: {exc}. Go back and reload.",
+        "This form cannot be accepted: %(reason)s. Go back and reload.",
+        reason=reason,
     )
 
 
 async def unknown_item(request: Request, exc: Exception) -> Response:
     """An item id with no mention behind it, on the page or any action: 404 with the reason."""
-    return get_web(request).error_page(request, request_session(request), 404, "No such item", str(exc))
+    mention_id = exc.mention_id if isinstance(exc, UnknownItem) else "?"
+    return await run_in_threadpool(
+        get_web(request).error_page,
+        request,
+        request_session(request),
+        404,
+        "No such item",
+        "There is no mention %(id)s.",
+        id=str(mention_id),
+    )

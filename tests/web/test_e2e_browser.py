@@ -11,6 +11,7 @@ artifacts) and listed at the end of the run.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +36,7 @@ pytestmark = pytest.mark.e2e
 
 USER = "agata"
 PASSWORD = "Źdźbło-łąki 42!"  # typed into the form: non-ASCII must survive the login POST
-SHOTS = ("inbox", "inbox-mobile", "item", "digest")
+SHOTS = ("inbox", "inbox-mobile", "item", "digest", "inbox-pl", "item-pl", "inbox-en", "item-en")
 NEGATIVE = (
     "gbp_pl_negative",
     "tp_en_negative",
@@ -338,3 +339,68 @@ def test_digest_page(tab: Tab, web: WebUnderTest, screenshots: ScreenshotSummary
     images = page.eval_on_selector_all("img", "imgs => imgs.map(i => [i.src.slice(0, 22), i.naturalWidth])")
     assert images and all(src == "data:image/png;base64," and width > 0 for src, width in images), images
     _shot(page, "digest", screenshots)
+
+
+def test_pages_follow_the_browser_language_until_the_user_chooses_one(
+    browser: Browser, web: WebUnderTest, screenshots: ScreenshotSummary
+) -> None:
+    """A Polish browser gets Polish pages, an English one English; the header's buttons beat both.
+
+    Screenshots of the inbox and an item page in each language land beside the others (their paths are
+    printed at the end of the run).
+    """
+    from playwright.sync_api import expect
+
+    item = web.seed.mentions["gbp_pl_negative"]
+    for locale, language in (("pl-PL", "pl"), ("en-US", "en")):
+        tab = _open_tab(browser, viewport={"width": 1280, "height": 900}, locale=locale)
+        try:
+            page = tab.page
+            _log_in(tab, web)
+            expect(page.locator("html")).to_have_attribute("lang", language)
+            if language == "pl":
+                expect(page.locator("h1")).to_have_text("Skrzynka")
+                expect(page.locator("#inbox-table thead")).to_contain_text("Wydźwięk")
+                expect(page.locator("#filters-submit")).to_have_text("Filtruj")
+                expect(page.locator("#inbox-table")).to_contain_text("lis 2026")  # Polish month, zone:
+                expect(page.locator("#inbox-table")).to_contain_text("CET")
+            else:
+                expect(page.locator("h1")).to_have_text("Inbox")
+                expect(page.locator("#inbox-table")).to_contain_text("Nov")
+            date_from = page.locator("#filters [name=date_from]")
+            assert date_from.get_attribute("type") == "text"  # ISO days, not the browser's mm/dd/yyyy
+            date_from.fill("2026-11-18")
+            _submit(page, "#filters [type=submit] >> nth=0")
+            assert "date_from=2026-11-18" in page.url
+            print(f"\nscreenshot: {_shot(page, f'inbox-{language}', screenshots)}")
+
+            page.goto(f"{web.base_url}/items/{item}")
+            if language == "pl":
+                expect(page.locator("#item-analysis h2")).to_have_text("Analiza")
+                expect(page.locator("#reply h2")).to_have_text("Odpowiedź")
+                expect(page.locator("#item-analysis")).to_contain_text("Obsługa klienta")
+            else:
+                expect(page.locator("#item-analysis h2")).to_have_text("Analysis")
+            expect(page.locator("#item-time")).to_contain_text("CET")
+            print(f"screenshot: {_shot(page, f'item-{language}', screenshots)}")
+        finally:
+            tab.context.close()
+
+    # An English browser, but the user chooses Polish in the header: it sticks, in a new tab too.
+    tab = _open_tab(browser, viewport={"width": 1280, "height": 900}, locale="en-US")
+    try:
+        page = tab.page
+        _log_in(tab, web)
+        expect(page.locator("h1")).to_have_text("Inbox")
+        _submit(page, "#language-pl")
+        expect(page.locator("html")).to_have_attribute("lang", "pl")
+        expect(page.locator("h1")).to_have_text("Skrzynka")
+        page.goto(f"{web.base_url}/items/{item}")
+        state_button = page.locator("#mark-handled, #reopen")  # handled or not, by the tests before
+        expect(state_button).to_have_text(re.compile("^(Oznacz jako obsłużone|Otwórz ponownie)$"))
+        _submit(page, "#language-en")
+        expect(page).to_have_url(f"{web.base_url}/items/{item}")  # back on the same page
+        expect(state_button).to_have_text(re.compile("^(Mark handled|Reopen)$"))
+        _submit(page, "#language-pl")  # leave the user as the Polish browsers above expect
+    finally:
+        tab.context.close()

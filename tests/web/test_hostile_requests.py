@@ -84,7 +84,7 @@ EXTREME_DATES = {  # query -> whether every mention matches it
 def test_dates_at_the_ends_of_the_calendar_filter_the_inbox_and_exports_completely(
     make_site: SiteFactory, engine: Engine, zone: str
 ) -> None:
-    site = make_site(engine, digest={"timezone": zone})
+    site = make_site(engine, web={"timezone": zone})  # the zone the inbox's days are read in
     client = site.logged_in()
     total = _mention_count(site.engine)
     assert total > 5  # more than one inbox page

@@ -152,7 +152,7 @@ def test_a_row_shows_what_an_agent_needs(site: Site) -> None:
     assert "mastodon" in row and "Sklep Kowalski" in row
     assert 'sentiment-negative">negative' in row
     assert "assigned: U0AGENT02" in row
-    assert "2026-11-18 13:00" in row  # 12:00 UTC shown in Europe/Warsaw
+    assert "Nov 18, 2026, 13:00 CET" in row  # 12:00 UTC shown in Europe/Warsaw, the zone said
     assert html.escape(HOSTILE_TEXT, quote=False)[:40] in row
     assert "<script>alert(1)" not in text
     handled = site.seed.mentions["tp_en_negative"]

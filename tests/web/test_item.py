@@ -69,7 +69,7 @@ def test_item_page_shows_text_facts_analysis_history_and_suggested_reply(site: S
     assert "★☆☆☆☆" in page and "1/5" in page
     assert 'id="source-link" href="https://www.google.com/maps/reviews/pl-neg-1"' in page
     assert 'id="item-confidence">93%<' in page and 'id="item-urgency">elevated<' in page
-    assert "public escalation" in page and "customer service" in page
+    assert "public escalation" in page and "Customer service" in page  # the aspect by its name
     history = page[page.index('id="thread-history"') :]
     assert "Version 1, 2★" in history and "karton trochę zamoknięty" in history  # the edit's old text
     assert f"Alert #{site.seed.alerts['gbp_pl_negative_edited']}: edited" in history  # the follow-up
@@ -99,7 +99,7 @@ def test_hostile_text_author_and_link_are_inert(site: Site) -> None:
     assert "&lt;b&gt;troll&lt;/b&gt;@mastodon.example" in page
     assert "javascript:" not in page and 'id="source-link"' not in page
     assert 'id="no-source-link"' in page
-    assert 'id="post-reply">Record reply<' in page  # Mastodon has no reply API here
+    assert 'id="post-reply">Post reply on Mastodon<' in page  # Mastodon takes replies through its API
 
 
 def test_item_without_alert_offers_reply_and_correction_only(site: Site) -> None:

@@ -14,11 +14,14 @@ import itertools
 import json
 import unicodedata
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any, Final
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
+from monitor.core.timeutil import as_utc
 from monitor.web.deps import EngineDep, SettingsDep, WebDep
 from monitor.web.openapi import EXPORT_RECORD, EXPORT_RESPONSES, FILTER_PARAMETERS
 from monitor.web.queries import FilterError, InboxRow, filtered_rows, parse_filters
@@ -48,7 +51,10 @@ _CSV_FIELDS: Final = (
     "alert_id",
     "url",
     "text",
+    "time_local",
 )
+# ``time`` and ``handled_at`` stay ISO 8601 in UTC (``+00:00``), as documented and as scripts read them;
+# ``time_local`` is the same moment in ``web.timezone`` with its offset, as the inbox shows it.
 
 
 def _is_blank(ch: str) -> bool:
@@ -72,8 +78,13 @@ def csv_cell(value: Any) -> Any:
     return value
 
 
-def _csv_lines(rows: Iterator[InboxRow]) -> Iterator[str]:
+def _local_iso(moment: datetime | None, zone: ZoneInfo) -> str | None:
+    return as_utc(moment).astimezone(zone).isoformat() if moment is not None else None
+
+
+def _csv_lines(rows: Iterator[InboxRow], timezone: str = "UTC") -> Iterator[str]:
     """The CSV export, one chunk per row: a BOM (so Excel reads UTF-8), the header, then the rows."""
+    zone = ZoneInfo(timezone)
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(_CSV_FIELDS)
@@ -83,6 +94,7 @@ def _csv_lines(rows: Iterator[InboxRow]) -> Iterator[str]:
         buffer.truncate()
         record = row.to_dict()
         record["sentiment"] = row.label
+        record["time_local"] = _local_iso(row.when, zone)
         writer.writerow([csv_cell(record.get(name)) for name in _CSV_FIELDS])
         yield buffer.getvalue()
 
@@ -102,14 +114,14 @@ def _export(request: Request, web: WebDep, settings: SettingsDep, engine: Engine
         filters = parse_filters(request.query_params)
     except FilterError as exc:
         return JSONResponse({"error": str(exc)}, status_code=400)
-    rows = filtered_rows(engine, filters, settings.digest.timezone)
+    rows = filtered_rows(engine, filters, settings.web.timezone)
     # Run the query now: an error raised here is a 500 before any byte went out.
     first = next(rows, None)
     if first is not None:
         rows = itertools.chain((first,), rows)
     stamp = web.clock().strftime("%Y%m%d-%H%M")
     if kind == "csv":
-        body, media = _csv_lines(rows), "text/csv; charset=utf-8"
+        body, media = _csv_lines(rows, settings.web.timezone), "text/csv; charset=utf-8"
     else:
         body, media = _json_lines(rows), "application/json; charset=utf-8"
     return StreamingResponse(
@@ -132,7 +144,12 @@ def _described(media: str, schema: dict[str, Any], description: str) -> dict[str
 
 @router.get(
     "/export.csv",
-    **_described("text/csv", {"type": "string"}, "The filtered mentions as CSV (UTF-8, BOM, header)."),
+    **_described(
+        "text/csv",
+        {"type": "string"},
+        "The filtered mentions as CSV (UTF-8, BOM, header): the JSON export's fields, times in UTC "
+        "(ISO 8601, +00:00), and time_local, the same moment in web.timezone with its offset.",
+    ),
 )
 def export_csv(request: Request, web: WebDep, settings: SettingsDep, engine: EngineDep) -> Response:
     return _export(request, web, settings, engine, "csv")

@@ -28,7 +28,7 @@ from monitor.web.deps import CsrfChecked, SessionDep, SettingsDep, WebDep
 from monitor.web.openapi import PUBLIC, html
 from monitor.web.throttle import Refusal, account_key, address_key
 
-__all__ = ["router"]
+__all__ = ["router", "safe_next"]
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +44,9 @@ def _safe_next(target: str | None) -> str:
     return target
 
 
+safe_next = _safe_next  # the language buttons send their reader back the same careful way
+
+
 def _login_page(
     request: Request,
     web: WebDep,
@@ -51,10 +54,14 @@ def _login_page(
     next_url: str,
     status: int = 200,
     error: str | None = None,
+    **values: str,
 ) -> Response:
+    """The sign-in form; ``error`` is an English msgid shown in the reader's language, ``values`` filled."""
     fresh = session is None
     if session is None:
         session = new_session(None, web.clock(), web.settings.web.session_hours)
+    if error is not None:
+        error = web.t(request, session, error, **values)
     response = web.render(
         request,
         session,
@@ -135,11 +142,8 @@ def _locked_out(
         if refusal.retry_after >= 60
         else f"{refusal.retry_after} s"
     )
-    message = (
-        f"Too many failed sign-ins. Try again in {wait}. "
-        f"/ Zbyt wiele nieudanych prób logowania. Spróbuj ponownie za {wait}."
-    )
-    response = _login_page(request, web, session, next_url, 429, message)
+    message = "Too many failed sign-ins. Try again in %(wait)s."
+    response = _login_page(request, web, session, next_url, 429, message, wait=wait)
     response.headers["Retry-After"] = str(refusal.retry_after)
     return response
 
