@@ -16,6 +16,7 @@ request (status ``failed``).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -39,7 +40,9 @@ from alerts.alert_state import (
     parse_alert_id,
     reopen,
 )
+from alerts.app_home import publish_home
 from alerts.reply_actions import ModalSender, open_reply_modal, submit_reply
+from alerts.slack_errors import SlackError, redact_token
 from monitor.core.config import EarshotSettings
 from monitor.core.models import SlackRequest
 from monitor.core.timeutil import utcnow
@@ -48,6 +51,8 @@ from sentiment.embeddings import Embedder
 __all__ = ["OnChanged", "handle"]
 
 OnChanged = Callable[[int], None]
+
+logger = logging.getLogger(__name__)
 
 
 # ------------------------------------------------------------------------------------------- payload
@@ -122,6 +127,21 @@ def _block_action(
     return alert_id if changed else None
 
 
+def _refresh_home(
+    engine: Engine, settings: EarshotSettings, sender: ModalSender, payload: dict[str, Any]
+) -> None:
+    """A click in the App Home tab re-draws it, so a handled or taken alert moves at once (best effort)."""
+    view = payload.get("view")
+    if not isinstance(view, dict) or view.get("type") != "home":
+        return
+    try:
+        publish_home(engine, settings, sender, _user_id(payload))
+    except (SlackError, TypeError) as exc:
+        logger.warning(
+            "App Home not refreshed after a click: %s", redact_token(str(exc), settings.slack.bot_token)
+        )
+
+
 def handle(
     engine: Engine,
     settings: EarshotSettings,
@@ -146,6 +166,7 @@ def handle(
             changed = _block_action(engine, settings, sender, payload, action, now, embedder)
             if changed is not None:
                 on_changed(changed)
+        _refresh_home(engine, settings, sender, payload)
     elif kind == "view_submission":
         view = payload.get("view")
         if not isinstance(view, dict) or view.get("callback_id") != REPLY_MODAL:

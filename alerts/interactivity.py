@@ -49,9 +49,10 @@ from alerts.alert_state import ActionError
 from alerts.reply_actions import ModalSender, modal_metadata, reply_error, reply_text
 from alerts.signature import SignatureError, verify_request
 from alerts.slack_errors import redact_token
+from alerts.slack_i18n import ENGLISH, slack_text
 from monitor.core.config import EarshotSettings
 from monitor.core.db import session_scope
-from monitor.core.models import Alert, Mention, SlackRequest
+from monitor.core.models import Alert, Mention, SlackRequest, TargetRow
 from monitor.core.timeutil import utcnow
 from sentiment.embeddings import Embedder
 
@@ -138,32 +139,49 @@ class Accepted:
     request_id: int | None
 
 
-def _validate_submission(engine: Engine, payload: dict[str, Any]) -> str | None:
+def _validate_submission(
+    engine: Engine, settings: EarshotSettings | None, payload: dict[str, Any]
+) -> str | None:
     """Why the reply modal's text cannot be posted, for the agent to fix in the modal; None when fine."""
     view = payload.get("view")
     if payload.get("type") != "view_submission" or not isinstance(view, dict):
         return None
     if view.get("callback_id") != REPLY_MODAL:
         return None
+    voice = slack_text(settings) if settings is not None else ENGLISH
     try:
         alert_id, _channel = modal_metadata(view)
     except ActionError:
-        return "Earshot cannot tell which alert this reply is for; close this window and click Reply again."
+        return voice.t(
+            "Earshot cannot tell which alert this reply is for; close this window and click Reply again."
+        )
     with Session(engine) as session:
         alert = session.get(Alert, alert_id)
         mention = session.get(Mention, alert.mention_id) if alert and alert.mention_id is not None else None
+        target = (
+            session.get(TargetRow, mention.target_id) if mention and mention.target_id is not None else None
+        )
     if mention is None:
-        return "Earshot no longer has this alert's item; the reply cannot be posted."
-    return reply_error(reply_text(view), mention.source)
+        return voice.t("Earshot no longer has this alert's item; the reply cannot be posted.")
+    if settings is not None:
+        voice = slack_text(settings, target.name if target is not None else alert.target if alert else None)
+    return reply_error(reply_text(view), mention.source, voice)
 
 
-def accept_payload(engine: Engine, signature: str, request_ts: int, payload: dict[str, Any]) -> Accepted:
+def accept_payload(
+    engine: Engine,
+    signature: str,
+    request_ts: int,
+    payload: dict[str, Any],
+    settings: EarshotSettings | None = None,
+) -> Accepted:
     """Store a verified request in the inbox (or refuse a replay) and say what to answer Slack.
 
     Shared by the HTTP endpoint and Socket Mode (whose ``signature`` is ``socket:<envelope id>``).
+    ``settings`` choose the language of a modal's error (the target's); without them it is English.
     """
     stored = {k: v for k, v in payload.items() if k != "token"}  # Slack's deprecated verification token
-    problem = _validate_submission(engine, payload)
+    problem = _validate_submission(engine, settings, payload)
     row = SlackRequest(
         signature=signature,
         request_ts=request_ts,
@@ -235,7 +253,7 @@ def receive(
     except PayloadError as exc:
         logger.warning("signed request from %s refused: %s", remote, exc)
         return Answer(400, text="malformed payload")
-    accepted = accept_payload(engine, signature, int(timestamp), payload)
+    accepted = accept_payload(engine, signature, int(timestamp), payload, worker.settings)
     if accepted.status == 409:
         logger.warning("Slack request from %s refused: replay of an already received request", remote)
         return Answer(409, text="request already received")
@@ -276,6 +294,16 @@ class InteractivityWorker:
         self._idle = threading.Condition()
         self._stopping = threading.Event()
         self._last_purge = 0.0
+
+    @property
+    def settings(self) -> EarshotSettings:
+        """The settings the worker runs with (the endpoint's modal errors follow their language)."""
+        return self._settings
+
+    @property
+    def sender(self) -> ModalSender:
+        """The Slack client the worker acts with (the App Home is published with it too)."""
+        return self._sender
 
     @property
     def alive(self) -> bool:

@@ -23,6 +23,7 @@ from alerts.slack_blocks import (
     header_block,
     links_block,
     section,
+    sentiment_name,
     state_block,
 )
 from alerts.slack_format import (
@@ -31,7 +32,6 @@ from alerts.slack_format import (
     SlackLimits,
     SlackMessage,
     aspect_label,
-    date_token,
     fallback_text,
     fit_escaped,
     item_url,
@@ -39,8 +39,8 @@ from alerts.slack_format import (
     stars,
     truncate,
     untrusted,
-    urgency_reason_label,
 )
+from alerts.slack_i18n import ENGLISH, SlackText, localize_reason, severity_name, urgency_reason_name
 from monitor.core.config import EarshotSettings
 from monitor.core.models import Alert
 
@@ -52,85 +52,98 @@ _SIMILAR_CHARS = 200
 _SIMILAR_SHOWN = 2
 
 _KIND_TITLES = {
-    "negative": "Negative mention",
-    "low_rating": "Low rating",
-    "urgent": "🚨 Urgent",
-    "keyword": "Keyword match",
+    "negative": "Negative mention: %(subject)s",
+    "low_rating": "Low rating: %(subject)s",
+    "urgent": "🚨 Urgent: %(subject)s",
+    "keyword": "Keyword match: %(subject)s",
 }
-_URGENCY_BADGE = {"critical": "🚨 critical", "elevated": "⚠️ elevated"}
 
 
-def _title(alert: Alert, mention: MentionView) -> str:
-    subject = clean_text(mention.target or "") or clean_text(mention.source) or "unknown source"
-    return f"{_KIND_TITLES.get(alert.kind, 'Alert')}: {subject}"
+def _title(alert: Alert, mention: MentionView, voice: SlackText) -> str:
+    subject = clean_text(mention.target or "") or clean_text(mention.source) or voice.t("unknown source")
+    return voice.t(_KIND_TITLES.get(alert.kind, "Alert: %(subject)s"), subject=subject)
 
 
-def _sentiment(score: ScoreView | None) -> tuple[str, str]:
+def _sentiment(score: ScoreView | None, voice: SlackText) -> tuple[str, str]:
     if score is None:
-        return "❔ not scored", "not scored"
-    label_md, label_plain = untrusted(score.label, 16, "?")
+        missing = voice.t("not scored")
+        return f"❔ {missing}", missing
+    label_md, label_plain = untrusted(sentiment_name(score.label, voice), 16, "?")
     emoji = SENTIMENT_EMOJI.get(clean_text(score.label), "⚪")
-    numbers = f"({score.score:.2f}, confidence {score.confidence:.0%})"
+    numbers = voice.t(
+        "(%(score)s, confidence %(confidence)s)",
+        score=voice.signed(score.score) if math.isfinite(score.score) else "?",
+        confidence=voice.percent(score.confidence) if math.isfinite(score.confidence) else "?",
+    )
     return f"{emoji} *{label_md}* {numbers}", f"{label_plain} {numbers}"
 
 
-def _urgency(score: ScoreView | None) -> tuple[str, str] | None:
-    if score is None or score.urgency not in _URGENCY_BADGE:
+def _urgency(score: ScoreView | None, voice: SlackText) -> tuple[str, str] | None:
+    if score is None or score.urgency not in ("critical", "elevated"):
         return None
-    badge = _URGENCY_BADGE[score.urgency]
-    labels = dict.fromkeys(urgency_reason_label(r.code) for r in score.urgency_reasons)
+    badge = voice.t("🚨 critical") if score.urgency == "critical" else voice.t("⚠️ elevated")
+    labels = dict.fromkeys(urgency_reason_name(r.code, voice) for r in score.urgency_reasons)
     codes = [pair for pair in (untrusted(label, 40) for label in labels) if pair[0]][:8]
     if not codes:
         return badge, badge
     return f"{badge}: {', '.join(md for md, _ in codes)}", f"{badge}: {', '.join(p for _, p in codes)}"
 
 
-def _badges(alert: Alert, score: ScoreView | None) -> tuple[str, str]:
-    parts = [_sentiment(score)]
-    urgency = _urgency(score)
+def _badges(alert: Alert, score: ScoreView | None, voice: SlackText) -> tuple[str, str]:
+    parts = [_sentiment(score, voice)]
+    urgency = _urgency(score, voice)
     if urgency:
         parts.append(urgency)
-    severity = untrusted(alert.severity, 16)
+    severity = untrusted(severity_name(alert.severity, voice), 16)
     if severity[0]:
-        parts.append((f"severity *{severity[0]}*", f"severity {severity[1]}"))
+        parts.append(
+            (
+                voice.t("severity %(severity)s", severity=f"*{severity[0]}*"),
+                voice.t("severity %(severity)s", severity=severity[1]),
+            )
+        )
     rule = untrusted(alert.rule, 64)
     if rule[0]:
-        parts.append((f"rule *{rule[0]}*", f"rule {rule[1]}"))
+        parts.append((voice.t("rule %(rule)s", rule=f"*{rule[0]}*"), voice.t("rule %(rule)s", rule=rule[1])))
     return "  ·  ".join(md for md, _ in parts), " · ".join(p for _, p in parts)
 
 
-def _aspects(score: ScoreView | None) -> tuple[str, str] | None:
+def _aspects(score: ScoreView | None, voice: SlackText) -> tuple[str, str] | None:
     if score is None or not score.aspects:
         return None
     md_parts, plain_parts = [], []
     for aspect in score.aspects[:10]:
-        label_md, label_plain = untrusted(aspect_label(clean_text(aspect.aspect)), 40, "?")
+        name = aspect_label(clean_text(aspect.aspect), voice.language)
+        label_md, label_plain = untrusted(name, 40, "?")
         emoji = SENTIMENT_EMOJI.get(aspect.sentiment or "", "")
         md_parts.append(f"{label_md} {emoji}".strip())
-        plain_parts.append(f"{label_plain} ({aspect.sentiment or 'unclear'})")
-    return "*Aspects:* " + " · ".join(md_parts), "Aspects: " + ", ".join(plain_parts)
+        feeling = sentiment_name(aspect.sentiment, voice) if aspect.sentiment else voice.t("unclear")
+        plain_parts.append(f"{label_plain} ({untrusted(feeling, 16, '?')[1]})")
+    head = voice.t("Aspects:")
+    return f"*{head}* " + " · ".join(md_parts), f"{head} " + ", ".join(plain_parts)
 
 
-def _reach(reach: int | None) -> str | None:
-    return f"{reach:,}" if isinstance(reach, int) and reach >= 0 else None
+def _reach(reach: int | None, voice: SlackText) -> str | None:
+    return voice.number(reach) if isinstance(reach, int) and reach >= 0 else None
 
 
-def _fields(mention: MentionView, posted: str, lang: str | None) -> list[str]:
-    rating = stars(mention.rating) if mention.rating is not None else "_no rating_"
+def _fields(mention: MentionView, posted: str, lang: str | None, voice: SlackText) -> list[str]:
+    unknown = f"_{voice.t('unknown')}_"
+    rating = stars(mention.rating) if mention.rating is not None else f"_{voice.t('no rating')}_"
     values = [
-        ("Source", untrusted(mention.source, _FIELD_VALUE_CHARS, "_unknown_")[0]),
-        ("Target", untrusted(mention.target, _FIELD_VALUE_CHARS, "_none_")[0]),
-        ("Rating", rating),
-        ("Author", untrusted(mention.author, _FIELD_VALUE_CHARS, "_unknown_")[0]),
-        ("Reach", _reach(mention.reach) or "_unknown_"),
-        ("Posted", posted),
-        ("Language", untrusted(lang, 16, "_unknown_")[0]),
+        (voice.t("Source"), untrusted(mention.source, _FIELD_VALUE_CHARS, unknown)[0]),
+        (voice.t("Target"), untrusted(mention.target, _FIELD_VALUE_CHARS, f"_{voice.t('none')}_")[0]),
+        (voice.t("Rating"), rating),
+        (voice.t("Author"), untrusted(mention.author, _FIELD_VALUE_CHARS, unknown)[0]),
+        (voice.t("Reach"), _reach(mention.reach, voice) or unknown),
+        (voice.t("Posted"), posted),
+        (voice.t("Language"), untrusted(lang, 16, unknown)[0]),
     ]
     return [f"*{name}*\n{value}" for name, value in values]
 
 
 def _reply_tone(
-    alert: Alert, mention: MentionView, score: ScoreView | None, settings: EarshotSettings
+    alert: Alert, mention: MentionView, score: ScoreView | None, settings: EarshotSettings, voice: SlackText
 ) -> str:
     """``pl, formal`` / ``en``: the language and (for Polish) the form of address the draft uses."""
     payload = alert.payload if isinstance(alert.payload, dict) else {}
@@ -142,17 +155,17 @@ def _reply_tone(
     if not isinstance(formal, bool):
         target = next((t for t in settings.targets if t.name == mention.target), None)
         formal = True if target is None else target.reply.formal
-    return f"{lang}, {'formal' if formal else 'informal'}"
+    return f"{lang}, {voice.t('formal') if formal else voice.t('informal')}"
 
 
-def _similarity(value: object) -> str | None:
+def _similarity(value: object, voice: SlackText) -> str | None:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         return None
     share = value / 100 if value > 1 else value
-    return f"{min(max(share, 0.0), 1.0):.0%}"
+    return voice.percent(min(max(share, 0.0), 1.0))
 
 
-def similar_replies(payload: object) -> list[tuple[str, str]]:
+def similar_replies(payload: object, voice: SlackText) -> list[tuple[str, str]]:
     """(mrkdwn, plain) for up to two past replies to similar items, from ``payload["similar_replies"]``."""
     items = payload.get("similar_replies") if isinstance(payload, dict) else None
     if not isinstance(items, list):
@@ -166,82 +179,105 @@ def similar_replies(payload: object) -> list[tuple[str, str]]:
         text_md, text_plain = untrusted(item.get("text"), _SIMILAR_CHARS)
         if not text_md:
             continue
-        share = _similarity(item.get("similarity"))
-        lead = f"{share} similar item" if share else "similar item"
+        share = _similarity(item.get("similarity"), voice)
+        lead = voice.t("%(share)s similar item", share=share) if share else voice.t("similar item")
         shown.append((f"↪ {lead}: “{text_md}”", f"{lead}: “{text_plain}”"))
     return shown
 
 
 def _suggested_reply(
-    alert: Alert, mention: MentionView, score: ScoreView | None, settings: EarshotSettings
+    alert: Alert, mention: MentionView, score: ScoreView | None, settings: EarshotSettings, voice: SlackText
 ) -> tuple[list[dict[str, Any]], list[str]]:
     reply = clean_text(alert.suggested_reply or "")
     if not reply:
         return [], []
-    tone = _reply_tone(alert, mention, score, settings)
+    tone = _reply_tone(alert, mention, score, settings, voice)
     body = fit_escaped(reply, _REPLY_CHARS, SlackLimits.SECTION_TEXT - 200)
-    blocks = [section(f"*Suggested reply* ({escape_control_chars(tone)}) — edit it in Reply\n{body}")]
-    plain = [f"Suggested reply ({tone}):", truncate(reply, _REPLY_CHARS)]
-    similar = similar_replies(alert.payload)
+    head = voice.t("Suggested reply")
+    hint = voice.t("edit it in Reply")
+    blocks = [section(f"*{head}* ({escape_control_chars(tone)}) — {hint}\n{body}")]
+    plain = [f"{head} ({tone}):", truncate(reply, _REPLY_CHARS)]
+    similar = similar_replies(alert.payload, voice)
     if similar:
         blocks.append(context_block(*(md for md, _ in similar)))
         plain += [f"  {p}" for _, p in similar]
     return blocks, plain
 
 
-def _context(alert: Alert, mention: MentionView) -> dict[str, Any]:
+def _context(alert: Alert, mention: MentionView, voice: SlackText) -> dict[str, Any]:
     version = alert.mention_version or mention.version
-    bits = [f"Alert #{alert.id if alert.id is not None else '?'}", f"mention #{mention.id} v{version}"]
+    bits = [
+        voice.t("Alert #%(id)s", id=alert.id if alert.id is not None else "?"),
+        voice.t("mention #%(id)s v%(version)s", id=mention.id, version=version),
+    ]
     rule = untrusted(alert.rule, 64)[0]
     if rule:
-        bits.append(f"rule {rule}")
+        bits.append(voice.t("rule %(rule)s", rule=rule))
     return context_block(" · ".join(bits))
 
 
 def build_message(
-    alert: Alert, mention: MentionView, score: ScoreView | None, settings: EarshotSettings
+    alert: Alert,
+    mention: MentionView,
+    score: ScoreView | None,
+    settings: EarshotSettings,
+    voice: SlackText = ENGLISH,
 ) -> SlackMessage:
     """The Slack message for ``alert`` about ``mention``: header, badges, facts, excerpt, suggested reply,
-    links, the handling buttons and the handling state, plus a fallback text and a console rendering."""
-    title = truncate(plain_text(_title(alert, mention)), SlackLimits.HEADER_TEXT)
-    reason = truncate(clean_text(alert.reason), REASON_CHARS)
-    posted_md, posted_plain = date_token(mention.created_at)
+    links, the handling buttons and the handling state, plus a fallback text and a console rendering.
+    ``voice``: the language and time zone (:func:`alerts.slack_i18n.slack_text`)."""
+    title = truncate(plain_text(_title(alert, mention, voice)), SlackLimits.HEADER_TEXT)
+    reason = truncate(clean_text(localize_reason(alert.reason, voice)), REASON_CHARS)
+    posted = voice.when(mention.created_at)
+    posted_md = posted if mention.created_at is not None else f"_{posted}_"
     lang = (score.lang if score else None) or mention.lang
-    badges_md, badges_plain = _badges(alert, score)
-    why = f"*Why:* {fit_escaped(reason, REASON_CHARS, 2500)}" if reason else "*Why:* _see details_"
-    excerpt_md, excerpt_plain = excerpt_mrkdwn(mention.text, settings.alerts.excerpt_chars)
-    state = handling_lines(alert)
+    badges_md, badges_plain = _badges(alert, score, voice)
+    why_label = voice.t("Why:")
+    why = (
+        f"*{why_label}* {fit_escaped(reason, REASON_CHARS, 2500)}"
+        if reason
+        else f"*{why_label}* _{voice.t('see details')}_"
+    )
+    excerpt_md, excerpt_plain = excerpt_mrkdwn(mention.text, settings.alerts.excerpt_chars, voice)
+    state = handling_lines(alert, voice)
     blocks: list[dict[str, Any] | None] = [
         header_block(title),
         state_block(state),
         section(badges_md),
-        section(why, _fields(mention, posted_md, lang)),
+        section(why, _fields(mention, posted_md, lang, voice)),
     ]
-    aspects = _aspects(score)
+    aspects = _aspects(score, voice)
     if aspects:
         blocks.append(context_block(aspects[0]))
     blocks.append(section(excerpt_md))
-    reply_blocks, reply_plain = _suggested_reply(alert, mention, score, settings)
+    reply_blocks, reply_plain = _suggested_reply(alert, mention, score, settings, voice)
     blocks += reply_blocks
-    blocks.append(links_block(mention.id, mention.url, settings))
-    blocks.append(actions_block(alert))
-    blocks.append(_context(alert, mention))
+    blocks.append(links_block(mention.id, mention.url, settings, voice))
+    blocks.append(actions_block(alert, voice))
+    blocks.append(_context(alert, mention, voice))
 
-    rating = stars(mention.rating) if mention.rating is not None else "no rating"
+    unknown = voice.t("unknown")
+    rating = stars(mention.rating) if mention.rating is not None else voice.t("no rating")
+    facts = [
+        (voice.t("Source"), untrusted(mention.source, _FIELD_VALUE_CHARS, unknown)[1]),
+        (voice.t("Target"), untrusted(mention.target, _FIELD_VALUE_CHARS, voice.t("none"))[1]),
+        (voice.t("Rating"), rating),
+        (voice.t("Author"), untrusted(mention.author, _FIELD_VALUE_CHARS, unknown)[1]),
+        (voice.t("Reach"), _reach(mention.reach, voice) or unknown),
+        (voice.t("Posted"), posted),
+        (voice.t("Language"), untrusted(lang, 16, unknown)[1]),
+    ]
     plain_lines = [
         f"[Earshot] {title}",
         *(p for _, p in state),
         badges_plain,
-        f"Why: {reason}" if reason else "",
-        f"Source: {untrusted(mention.source, _FIELD_VALUE_CHARS, 'unknown')[1]}"
-        f" | Target: {untrusted(mention.target, _FIELD_VALUE_CHARS, 'none')[1]} | Rating: {rating}",
-        f"Author: {untrusted(mention.author, _FIELD_VALUE_CHARS, 'unknown')[1]}"
-        f" | Reach: {_reach(mention.reach) or 'unknown'} | Posted: {posted_plain}"
-        f" | Language: {untrusted(lang, 16, 'unknown')[1]}",
+        f"{why_label} {reason}" if reason else "",
+        " | ".join(f"{name}: {value}" for name, value in facts[:3]),
+        " | ".join(f"{name}: {value}" for name, value in facts[3:]),
         aspects[1] if aspects else "",
         f"“{excerpt_plain}”",
         *reply_plain,
-        f"Review: {safe_url(mention.url) or '(no link)'}",
+        f"{voice.t('Review')}: {safe_url(mention.url) or voice.t('(no link)')}",
         f"Earshot: {item_url(settings, mention.id)}",
     ]
     return SlackMessage(

@@ -123,10 +123,12 @@ def slack_payload(channel: str, text: str, blocks: list[dict[str, Any]], alert_i
 
 
 def _reply_settings(settings: EarshotSettings, target: str | None) -> ReplySettings:
-    return next((t.reply for t in settings.targets if t.name == target), ReplySettings())
+    return settings.reply_for(target)
 
 
-def _render(line: _Line, score: ScoreView | None, settings: EarshotSettings) -> dict[str, Any]:
+def _render(
+    line: _Line, score: ScoreView | None, settings: EarshotSettings, language: str | None = None
+) -> dict[str, Any]:
     view = line.view
     decision = evaluate(view, score, settings)
     severity = decision.severity if decision else "info"
@@ -148,7 +150,7 @@ def _render(line: _Line, score: ScoreView | None, settings: EarshotSettings) -> 
         suggested_reply=reply.text,
         payload={"reply_lang": reply.lang, "reply_formal": reply.formal, "reply_limit": reply.max_chars},
     )
-    message = render(alert, view, score, settings)
+    message = render(alert, view, score, settings, language=language)
     return {
         "id": line.key,
         "alert": decision is not None,
@@ -161,9 +163,18 @@ def _render(line: _Line, score: ScoreView | None, settings: EarshotSettings) -> 
 
 
 def preview(
-    lines: Iterable[str], settings: EarshotSettings, analyze: Analyze | None, batch_size: int = 32
+    lines: Iterable[str],
+    settings: EarshotSettings,
+    analyze: Analyze | None,
+    batch_size: int = 32,
+    *,
+    language: str | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """One output object per non-blank input line, in order; ``analyze`` scores (None = unscored)."""
+    """One output object per non-blank input line, in order; ``analyze`` scores (None = unscored).
+
+    ``language`` (pl/en) renders every message in it, whatever the targets' ``language`` says, so a
+    layout can be checked in both before a team switches.
+    """
     pending: list[tuple[int, _Line]] = []
 
     def flush() -> Iterator[dict[str, Any]]:
@@ -172,7 +183,7 @@ def preview(
             [score_view_from_dict(d) for d in analyze(views)] if analyze else [None] * len(views)
         )
         for (_, line), score in zip(pending, scores, strict=True):
-            yield _render(line, score, settings)
+            yield _render(line, score, settings, language)
         pending.clear()
 
     for number, raw in enumerate(lines, start=1):

@@ -19,7 +19,6 @@ from alerts.escaping import clean_text, plain_text
 from alerts.slack_format import (
     SENTIMENT_EMOJI,
     SlackLimits,
-    date_token,
     fit_escaped,
     is_slack_user_id,
     item_url,
@@ -28,6 +27,7 @@ from alerts.slack_format import (
     untrusted,
     user_ref,
 )
+from alerts.slack_i18n import SlackText
 from monitor.core.config import EarshotSettings
 from monitor.core.models import Alert
 
@@ -40,6 +40,7 @@ __all__ = [
     "link_button",
     "links_block",
     "section",
+    "sentiment_name",
     "state_block",
 ]
 
@@ -81,30 +82,46 @@ def link_button(label: str, url: str, action_id: str) -> dict[str, Any]:
 
 
 def links_block(
-    mention_id: int | None, url: str | None, settings: EarshotSettings, block_id: str | None = None
+    mention_id: int | None,
+    url: str | None,
+    settings: EarshotSettings,
+    voice: SlackText,
+    block_id: str | None = None,
 ) -> dict[str, Any] | None:
     """ "Open on source" (when the URL is a safe http(s) one) and "Open in Earshot" buttons."""
     buttons = []
     source_url = safe_url(url)
     if source_url:
-        buttons.append(link_button("Open on source", source_url, action_ids.OPEN_SOURCE))
+        buttons.append(link_button(voice.t("Open on source"), source_url, action_ids.OPEN_SOURCE))
     if mention_id is not None:
-        buttons.append(link_button("Open in Earshot", item_url(settings, mention_id), action_ids.OPEN_ITEM))
+        buttons.append(
+            link_button(voice.t("Open in Earshot"), item_url(settings, mention_id), action_ids.OPEN_ITEM)
+        )
     if not buttons:
         return None
     default_id = f"{action_ids.LINKS_BLOCK_PREFIX}{mention_id if mention_id is not None else 'none'}"
     return {"type": "actions", "block_id": block_id or default_id, "elements": buttons}
 
 
-def _wrong_sentiment_select(corrected_label: str | None) -> dict[str, Any]:
+def sentiment_name(label: str, voice: SlackText) -> str:
+    """A sentiment label as the reader's language names it; an unknown label stays as it is."""
+    names = {
+        "negative": voice.t("negative"),
+        "neutral": voice.t("neutral"),
+        "positive": voice.t("positive"),
+    }
+    return names.get(label, label)
+
+
+def _wrong_sentiment_select(corrected_label: str | None, voice: SlackText) -> dict[str, Any]:
     options = [
-        {"text": _plain_obj(f"{SENTIMENT_EMOJI[label]} {label}"), "value": label}
+        {"text": _plain_obj(f"{SENTIMENT_EMOJI[label]} {sentiment_name(label, voice)}"), "value": label}
         for label in action_ids.SENTIMENT_LABELS
     ]
     select: dict[str, Any] = {
         "type": "static_select",
         "action_id": action_ids.WRONG_SENTIMENT,
-        "placeholder": _plain_obj("Wrong sentiment…"),
+        "placeholder": _plain_obj(voice.t("Wrong sentiment…")),
         "options": options,
     }
     chosen = next((o for o in options if o["value"] == corrected_label), None)
@@ -114,7 +131,7 @@ def _wrong_sentiment_select(corrected_label: str | None) -> dict[str, Any]:
 
 
 def actions_block(
-    alert: Alert, *, can_reply: bool = True, state: Alert | None = None
+    alert: Alert, voice: SlackText, *, can_reply: bool = True, state: Alert | None = None
 ) -> dict[str, Any] | None:
     """The buttons that handle an alert from Slack; what is offered follows the alert's handling state.
 
@@ -129,7 +146,7 @@ def actions_block(
     assign: dict[str, Any] = {
         "type": "users_select",
         "action_id": action_ids.ASSIGN,
-        "placeholder": _plain_obj("Assign…"),
+        "placeholder": _plain_obj(voice.t("Assign…")),
     }
     if is_slack_user_id(target.assignee):
         assign["initial_user"] = target.assignee
@@ -137,7 +154,7 @@ def actions_block(
     if target.handled_at is not None:
         reopen = {
             "type": "button",
-            "text": _plain_obj("Reopen"),
+            "text": _plain_obj(voice.t("Reopen")),
             "action_id": action_ids.REOPEN,
             "value": value,
         }
@@ -146,7 +163,7 @@ def actions_block(
         elements = [
             {
                 "type": "button",
-                "text": _plain_obj("Mark handled"),
+                "text": _plain_obj(voice.t("Mark handled")),
                 "action_id": action_ids.MARK_HANDLED,
                 "value": value,
                 "style": "primary",
@@ -154,43 +171,52 @@ def actions_block(
             assign,
         ]
         if can_reply:
-            elements.append(
-                {"type": "button", "text": _plain_obj("Reply"), "action_id": action_ids.REPLY, "value": value}
-            )
-        elements.append(_wrong_sentiment_select(target.corrected_label))
+            reply = {"type": "button", "text": _plain_obj(voice.t("Reply")), "action_id": action_ids.REPLY}
+            elements.append({**reply, "value": value})
+        elements.append(_wrong_sentiment_select(target.corrected_label, voice))
     return {"type": "actions", "block_id": f"{action_ids.ACTIONS_BLOCK_PREFIX}{value}", "elements": elements}
 
 
-def handling_lines(alert: Alert) -> list[tuple[str, str]]:
+def handling_lines(alert: Alert, voice: SlackText) -> list[tuple[str, str]]:
     """(mrkdwn, plain) lines saying who handled, took, corrected or escalated the alert, from its row.
 
     This is what ``chat.update`` shows after a click, so the channel sees the state without opening
     Earshot.
     """
     lines: list[tuple[str, str]] = []
+    someone = voice.t("someone")
     if alert.handled_at is not None:
-        who_md, who_plain = user_ref(alert.handled_by)
-        when_md, when_plain = date_token(alert.handled_at)
-        verb = "💬 Replied" if alert.handled_action == "replied" else "✅ Handled"
-        lines.append((f"{verb} by {who_md} at {when_md}", f"{verb} by {who_plain} at {when_plain}"))
+        who_md, who_plain = user_ref(alert.handled_by, someone)
+        when = voice.when(alert.handled_at)
+        done = (
+            "💬 Replied by %(who)s at %(when)s"
+            if alert.handled_action == "replied"
+            else "✅ Handled by %(who)s at %(when)s"
+        )
+        lines.append((voice.t(done, who=who_md, when=when), voice.t(done, who=who_plain, when=when)))
     if alert.assignee:
-        to_md, to_plain = user_ref(alert.assignee)
-        md, plain = f"👤 Assigned to {to_md}", f"👤 Assigned to {to_plain}"
+        to_md, to_plain = user_ref(alert.assignee, someone)
+        md, plain = (
+            voice.t("👤 Assigned to %(who)s", who=to_md),
+            voice.t("👤 Assigned to %(who)s", who=to_plain),
+        )
         if alert.assigned_by:
-            by_md, by_plain = user_ref(alert.assigned_by)
-            md, plain = f"{md} by {by_md}", f"{plain} by {by_plain}"
+            by_md, by_plain = user_ref(alert.assigned_by, someone)
+            md = voice.t("👤 Assigned to %(who)s by %(by)s", who=to_md, by=by_md)
+            plain = voice.t("👤 Assigned to %(who)s by %(by)s", who=to_plain, by=by_plain)
         lines.append((md, plain))
     if alert.corrected_label:
-        label_md, label_plain = untrusted(alert.corrected_label, 16, "?")
-        by_md, by_plain = user_ref(alert.corrected_by)
+        label_md, label_plain = untrusted(sentiment_name(alert.corrected_label, voice), 16, "?")
+        by_md, by_plain = user_ref(alert.corrected_by, someone)
+        corrected = "🏷 Sentiment corrected to %(label)s by %(who)s"
         lines.append(
             (
-                f"🏷 Sentiment corrected to {label_md} by {by_md}",
-                f"🏷 Sentiment corrected to {label_plain} by {by_plain}",
+                voice.t(corrected, label=label_md, who=by_md),
+                voice.t(corrected, label=label_plain, who=by_plain),
             )
         )
     if alert.escalated_at is not None:
-        line = "⏰ Past its response target (SLA) — escalated"
+        line = voice.t("⏰ Past its response target (SLA) — escalated")
         lines.append((line, line))
     return lines
 
@@ -200,11 +226,12 @@ def state_block(lines: Sequence[tuple[str, str]]) -> dict[str, Any] | None:
     return context_block(*(md for md, _ in lines)) if lines else None
 
 
-def excerpt_mrkdwn(text: str | None, max_chars: int, missing: str = "_(no text)_") -> tuple[str, str]:
+def excerpt_mrkdwn(text: str | None, max_chars: int, voice: SlackText) -> tuple[str, str]:
     """(mrkdwn, plain) excerpt of untrusted item text, bounded to fit a section after escaping."""
     clean = clean_text(text or "")
     if not clean:
-        return missing, "(no text)"
+        missing = voice.t("(no text)")
+        return f"_{missing}_", missing
     limit = min(max_chars, SlackLimits.SECTION_TEXT)
     # Room for a label and quotes around it; a short excerpt shares its section with a byline.
     bound = min(limit * 5, SlackLimits.SECTION_TEXT - 40)

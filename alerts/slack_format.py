@@ -20,7 +20,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from alerts.escaping import clean_text, escape_control_chars, slack_len
@@ -201,11 +201,11 @@ def user_ref(value: str | None, missing: str = "someone") -> tuple[str, str]:
     return untrusted(value, _USER_CHARS, missing)
 
 
-def aspect_label(code: str) -> str:
-    """English name of an aspect code (:mod:`sentiment.vocabulary`), or the code made readable (still
-    untrusted: clean before use)."""
+def aspect_label(code: str, language: Literal["pl", "en"] = "en") -> str:
+    """Name of an aspect code in ``language`` (:mod:`sentiment.vocabulary`), or the code made readable
+    (still untrusted: clean before use)."""
     if code in ASPECT_LABELS:
-        return vocabulary_label(code, "en")
+        return vocabulary_label(code, language)
     return code.replace("_", " ").capitalize()
 
 

@@ -216,6 +216,10 @@ class SlackSender:
         """``views.open``: show a modal; Slack accepts the trigger_id only within 3 s of the click."""
         self._call("views.open", None, lambda: self._client.views_open(trigger_id=trigger_id, view=view))
 
+    def publish_view(self, user_id: str, view: dict[str, Any]) -> None:
+        """``views.publish``: replace ``user_id``'s App Home tab with ``view`` (no trigger id needed)."""
+        self._call("views.publish", None, lambda: self._client.views_publish(user_id=user_id, view=view))
+
     def upload_files(
         self, channel: str, files: list[tuple[str, bytes]], initial_comment: str, title: str | None = None
     ) -> None:
@@ -360,6 +364,12 @@ class ConsoleSender:
         """There is no Slack to open a modal in: say what to configure."""
         raise SlackPermanentError(
             "not_authed", "the Reply modal needs Slack: set EARSHOT_SLACK__BOT_TOKEN to the app's bot token"
+        )
+
+    def publish_view(self, user_id: str, view: dict[str, Any]) -> None:
+        """There is no Slack whose App Home could show it: say what to configure."""
+        raise SlackPermanentError(
+            "not_authed", "the App Home tab needs Slack: set EARSHOT_SLACK__BOT_TOKEN to the app's bot token"
         )
 
     def find_in_thread(self, channel: str, thread_ts: str, alert_id: int) -> str | None:

@@ -5,7 +5,9 @@ Mode switched on in the Slack app, Slack delivers clicks and modal submissions o
 Earshot opens, instead of posting them to ``/slack/interactivity``. No signing secret is involved: the
 connection itself is authenticated by the app token.
 
-Each ``interactive`` envelope goes into the same durable inbox as an HTTP request (signature column
+``events_api`` envelopes (``app_home_opened``) publish the caller's Home tab after the acknowledgement,
+and ``slash_commands`` (``/earshot``) are answered in the acknowledgement itself, as over HTTP
+(:mod:`alerts.slack_events`). Each ``interactive`` envelope goes into the same durable inbox as an HTTP request (signature column
 ``socket:<envelope_id>``, which also makes a redelivered envelope a no-op) and the same
 :class:`~alerts.interactivity.InteractivityWorker` runs it. The envelope is acknowledged right after it
 is stored (milliseconds), well inside Slack's 3 seconds: storing first means an acknowledged click is
@@ -27,6 +29,8 @@ from slack_sdk.socket_mode.response import SocketModeResponse
 from sqlalchemy.engine import Engine
 
 from alerts.interactivity import InteractivityWorker, accept_payload, needs_trigger
+from alerts.slack_events import handle_event
+from alerts.slash_command import command_response
 from monitor.core.config import EarshotSettings
 
 __all__ = ["SIGNATURE_PREFIX", "SocketModeReceiver", "start_socket_mode"]
@@ -53,7 +57,19 @@ class SocketModeReceiver:
         self._clock = clock
 
     def __call__(self, client: Acknowledger, req: SocketModeRequest) -> None:
-        """Handle one envelope. Non-interactive envelopes (events, slash commands) are acknowledged only."""
+        """Handle one envelope: a click (inbox), ``app_home_opened`` (Home tab) or ``/earshot`` (its list)."""
+        if req.type == "events_api" and isinstance(req.payload, dict):
+            settings = self._worker.settings
+            received = handle_event(self._engine, settings, self._worker.sender, req.payload)
+            client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id))
+            if received.after is not None:
+                received.after()
+            return
+        if req.type == "slash_commands" and isinstance(req.payload, dict):
+            fields = {k: v for k, v in req.payload.items() if isinstance(v, str)}
+            answer = command_response(self._engine, self._worker.settings, fields)
+            client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id, payload=answer))
+            return
         if req.type != "interactive":
             client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id))
             return
@@ -65,7 +81,11 @@ class SocketModeReceiver:
             client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id))
             return
         accepted = accept_payload(
-            self._engine, SIGNATURE_PREFIX + req.envelope_id, int(self._clock()), payload
+            self._engine,
+            SIGNATURE_PREFIX + req.envelope_id,
+            int(self._clock()),
+            payload,
+            self._worker.settings,
         )
         if accepted.status == 409:
             logger.info("Socket Mode envelope %s was delivered again; already stored", req.envelope_id)

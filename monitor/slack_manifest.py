@@ -15,9 +15,11 @@ from __future__ import annotations
 from typing import Any, Final
 
 from alerts.interactivity import INTERACTIVITY_PATH
+from alerts.slack_events import COMMANDS_PATH, EVENTS_PATH
+from alerts.slash_command import COMMAND
 from monitor.core.config import EarshotSettings
 
-__all__ = ["METHOD_SCOPES", "bot_scopes", "interactivity_url", "slack_manifest"]
+__all__ = ["COMMAND_SCOPES", "METHOD_SCOPES", "bot_scopes", "interactivity_url", "slack_manifest"]
 
 APP_NAME: Final = "Earshot"
 APP_DESCRIPTION: Final = "Review and social-media monitoring: alerts, triage buttons and weekly digests."
@@ -38,12 +40,15 @@ METHOD_SCOPES: Final[dict[str, tuple[str, ...]]] = {
     "conversations.replies": ("channels:history", "groups:history"),
     "files.upload_v2": ("files:write",),
     "views.open": (),
+    "views.publish": (),
 }
+# A slash command needs the ``commands`` scope although no Web API method is called for it.
+COMMAND_SCOPES: Final[tuple[str, ...]] = ("commands",)
 
 
 def bot_scopes() -> list[str]:
     """The bot token scopes every method in :data:`METHOD_SCOPES` needs, sorted, each once."""
-    return sorted({scope for scopes in METHOD_SCOPES.values() for scope in scopes})
+    return sorted({scope for scopes in METHOD_SCOPES.values() for scope in scopes} | set(COMMAND_SCOPES))
 
 
 def interactivity_url(settings: EarshotSettings) -> str:
@@ -52,15 +57,26 @@ def interactivity_url(settings: EarshotSettings) -> str:
 
 
 def slack_manifest(settings: EarshotSettings, *, socket_mode: bool = False) -> dict[str, Any]:
-    """The app manifest: display information, a bot user, its scopes and interactivity.
+    """The app manifest: display information, a bot user, its scopes, interactivity, the Home tab (its
+    ``app_home_opened`` event) and the ``/earshot`` command.
 
     With ``socket_mode`` Slack delivers interactivity over the app-level token's WebSocket
     (``EARSHOT_SLACK__APP_TOKEN``, scope ``connections:write``, created in the app's Basic Information:
     a manifest cannot hold it), so there is no Request URL.
     """
+    base = settings.public_url.rstrip("/")
     interactivity: dict[str, Any] = {"is_enabled": True}
+    events: dict[str, Any] = {"bot_events": ["app_home_opened"]}
+    command: dict[str, Any] = {
+        "command": COMMAND,
+        "description": "Your open alerts and the unassigned ones (only you see them)",
+        "usage_hint": "[mine | moje | help]",
+        "should_escape": False,
+    }
     if not socket_mode:
         interactivity["request_url"] = interactivity_url(settings)
+        events["request_url"] = base + EVENTS_PATH
+        command["url"] = base + COMMANDS_PATH
     return {
         "_metadata": {"major_version": 1, "minor_version": 1},
         "display_information": {
@@ -68,9 +84,14 @@ def slack_manifest(settings: EarshotSettings, *, socket_mode: bool = False) -> d
             "description": APP_DESCRIPTION,
             "background_color": APP_COLOR,
         },
-        "features": {"bot_user": {"display_name": APP_NAME, "always_online": True}},
+        "features": {
+            "app_home": {"home_tab_enabled": True, "messages_tab_enabled": False},
+            "bot_user": {"display_name": APP_NAME, "always_online": True},
+            "slash_commands": [command],
+        },
         "oauth_config": {"scopes": {"bot": bot_scopes()}},
         "settings": {
+            "event_subscriptions": events,
             "interactivity": interactivity,
             "org_deploy_enabled": False,
             "socket_mode_enabled": socket_mode,

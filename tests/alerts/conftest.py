@@ -15,11 +15,18 @@ from tests.alerts.helpers import make_settings
 
 @pytest.fixture(autouse=True)
 def _no_earshot_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Settings come from the test alone, never from the developer's environment."""
+    """Settings come from the test alone, never from the developer's environment.
+
+    One exception, set here: Slack messages default to English in UTC (the product's default is Polish
+    in Europe/Warsaw), because most tests here check layout, escaping and delivery against English text.
+    The language tests pass ``slack.language`` / ``targets[].language`` explicitly, which wins.
+    """
     for name in list(os.environ):
         field = name.removeprefix("EARSHOT_").split("__")[0].lower()
         if name == CONFIG_ENV or (name.startswith("EARSHOT_") and field in EarshotSettings.model_fields):
             monkeypatch.delenv(name)
+    monkeypatch.setenv("EARSHOT_SLACK__LANGUAGE", "en")
+    monkeypatch.setenv("EARSHOT_SLACK__TIMEZONE", "UTC")
 
 
 @pytest.fixture

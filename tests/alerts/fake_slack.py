@@ -15,6 +15,7 @@ It answers like Slack's documented Web API, as far as Earshot uses it:
   only, newest first, ``oldest``/``latest``/``inclusive``/``limit``/``cursor``, ``metadata`` only with
   ``include_all_metadata``); ``conversations.replies`` (the parent and its replies, oldest first, cursor
   paging);
+* ``views.publish`` (recorded, see :meth:`FakeSlack.published`; a ``home`` view of at most 100 blocks);
 * ``views.open`` (recorded, see :meth:`FakeSlack.views`; ``expired_trigger_id`` for a trigger id
   registered with :meth:`FakeSlack.expire_trigger`); ``chat.postEphemeral`` (recorded, see
   :meth:`FakeSlack.ephemerals`);
@@ -139,6 +140,14 @@ class OpenedView:
 
 
 @dataclass(frozen=True)
+class PublishedView:
+    """An App Home view published with ``views.publish``: whose Home it is and the view as decoded JSON."""
+
+    user_id: str
+    view: dict[str, Any]
+
+
+@dataclass(frozen=True)
 class Ephemeral:
     """A ``chat.postEphemeral`` message: only ``user`` sees it, and Slack keeps no copy."""
 
@@ -189,6 +198,7 @@ class _State:
     failures: list[ScriptedFailure] = field(default_factory=list)
     delays: list[tuple[str, float]] = field(default_factory=list)
     views: list[OpenedView] = field(default_factory=list)
+    published: list[PublishedView] = field(default_factory=list)
     expired_triggers: set[str] = field(default_factory=set)
     ephemerals: list[Ephemeral] = field(default_factory=list)
     files: dict[str, UploadedFile] = field(default_factory=dict)
@@ -331,6 +341,7 @@ class _Handler(BaseHTTPRequestHandler):
             "conversations.history": self._history,
             "conversations.replies": self._replies,
             "views.open": self._views_open,
+            "views.publish": self._views_publish,
             "chat.postEphemeral": self._post_ephemeral,
             "files.getUploadURLExternal": self._get_upload_url,
             "files.completeUploadExternal": self._complete_upload,
@@ -481,6 +492,17 @@ class _Handler(BaseHTTPRequestHandler):
         self.state.views.append(OpenedView(trigger_id, view))
         view_id = f"V{len(self.state.views):08d}"
         return {"ok": True, "view": {**view, "id": view_id}}
+
+    def _views_publish(self, p: dict[str, Any]) -> dict[str, Any]:
+        """Slack's checks that matter here: a user, a ``home`` view, at most 100 blocks."""
+        user_id = str(p.get("user_id") or "")
+        view = p.get("view")
+        if not user_id:
+            return {"ok": False, "error": "invalid_arguments"}
+        if not isinstance(view, dict) or view.get("type") != "home" or len(view.get("blocks", [])) > 100:
+            return {"ok": False, "error": "invalid_arguments"}
+        self.state.published.append(PublishedView(user_id, view))
+        return {"ok": True, "view": {**view, "id": f"VH{len(self.state.published):07d}"}}
 
     def _post_ephemeral(self, p: dict[str, Any]) -> dict[str, Any]:
         channel_id = self._channel_id(str(p.get("channel", "")))
@@ -664,6 +686,11 @@ class FakeSlack:
         """Modals opened with ``views.open``, oldest first."""
         with self._state.lock:
             return list(self._state.views)
+
+    def published(self) -> list[PublishedView]:
+        """App Home views published with ``views.publish``, oldest first."""
+        with self._state.lock:
+            return list(self._state.published)
 
     def ephemerals(self, user: str | None = None) -> list[Ephemeral]:
         """``chat.postEphemeral`` messages (for ``user`` only when given), oldest first."""

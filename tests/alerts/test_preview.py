@@ -105,7 +105,8 @@ def test_scores_drive_badges_rule_and_reply_language() -> None:
     reply = next(
         b for b in first["payload"]["blocks"] if "Suggested reply" in b.get("text", {}).get("text", "")
     )
-    assert "Szanown" in reply["text"]["text"]  # Polish, formal (the default brand voice)
+    # Polish, formal (the default brand voice); the text does not say the writer's gender: no Pani/Pan
+    assert "(pl, formal)" in reply["text"]["text"] and "Dzień dobry," in reply["text"]["text"]
     assert "pozew" not in reply["text"]["text"]  # the customer's words are never copied into a reply
 
 

@@ -43,6 +43,7 @@ def _settings(tmp_path: Path, slack: FakeSlack, interactivity_port: int, **web: 
             "signing_secret": SECRET,
             "interactivity_port": interactivity_port,
             "timeout_seconds": 2,
+            "language": "en",  # the English button and state text is checked
         },
         web={"port": 0, **web},
     )

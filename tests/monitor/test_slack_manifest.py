@@ -75,6 +75,21 @@ def test_socket_mode_has_no_request_url() -> None:
     manifest = slack_manifest(EarshotSettings(public_url="https://earshot.example.pl"), socket_mode=True)
     assert manifest["settings"]["socket_mode_enabled"] is True
     assert manifest["settings"]["interactivity"] == {"is_enabled": True}
+    assert manifest["settings"]["event_subscriptions"] == {"bot_events": ["app_home_opened"]}
+    assert "url" not in manifest["features"]["slash_commands"][0]
+
+
+def test_the_manifest_has_the_home_tab_its_event_and_the_earshot_command() -> None:
+    manifest = slack_manifest(EarshotSettings(public_url="https://earshot.example.pl/"))
+    assert manifest["features"]["app_home"]["home_tab_enabled"] is True
+    assert manifest["settings"]["event_subscriptions"] == {
+        "bot_events": ["app_home_opened"],
+        "request_url": "https://earshot.example.pl/slack/events",
+    }
+    (command,) = manifest["features"]["slash_commands"]
+    assert command["command"] == "/earshot"
+    assert command["url"] == "https://earshot.example.pl/slack/commands"
+    assert "commands" in manifest["oauth_config"]["scopes"]["bot"]
 
 
 @pytest.fixture

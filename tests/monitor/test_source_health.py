@@ -42,7 +42,8 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def make_settings(tmp_path: Path, **health: Any) -> EarshotSettings:
-    return EarshotSettings(data_dir=tmp_path, source_health=health, slack={"default_channel": "#cs-alerts"})
+    slack = {"default_channel": "#cs-alerts", "language": "en"}  # the English message text is checked
+    return EarshotSettings(data_dir=tmp_path, source_health=health, slack=slack)
 
 
 def add_run(
@@ -259,7 +260,7 @@ def test_source_alert_is_posted_to_slack_exactly_once(engine: Engine, tmp_path: 
         slack.add_channel("ops", "C0OPS00001")
         settings = EarshotSettings(
             data_dir=tmp_path,
-            slack={"bot_token": slack.token, "api_url": slack.url, "timeout_seconds": 1.0},
+            slack={"bot_token": slack.token, "api_url": slack.url, "timeout_seconds": 1.0, "language": "en"},
             source_health={"channel": "#ops"},
         )
         _failing_source(engine, settings)
@@ -321,6 +322,8 @@ def _make_mention_id_required(engine: Engine) -> None:
         conn.execute(text("DROP TABLE web_sessions"))
         conn.execute(text("DROP TABLE login_throttle"))
         conn.execute(text("DROP TABLE source_credentials"))
+        for table in ("reply_templates", "mention_tags", "web_preferences"):  # born in 0009, 0010, 0011
+            conn.execute(text(f"DROP TABLE {table}"))
         for column in ("failure", "failure_detail", "pid", "host"):  # born in 0007
             conn.execute(text(f"ALTER TABLE crawl_runs DROP COLUMN {column}"))
     if engine.url.get_backend_name() == "postgresql":
