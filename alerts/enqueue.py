@@ -32,6 +32,7 @@ from alerts.idempotent import insert_once
 from alerts.quiet_hours import quiet_until
 from alerts.replies import suggest_reply
 from alerts.reply_library import similar_replies
+from alerts.reply_template_store import templates_for
 from alerts.rules import AlertDecision, MentionView, ScoreView, evaluate
 from alerts.storms import latest_score_id, open_storm_alert_id
 from alerts.views import mention_view, score_view
@@ -185,18 +186,22 @@ def _is_backlog(mention: Mention, settings: EarshotSettings) -> bool:
 
 
 def _reply_settings(settings: EarshotSettings, target: str | None) -> ReplySettings:
-    for t in settings.targets:
-        if t.name == target:
-            return t.reply
-    return ReplySettings()
+    return settings.reply_for(target)
 
 
 def _reply_fields(
     ctx: _Ctx, view: MentionView, score: ScoreView | None, severity: str
 ) -> tuple[str, dict[str, Any]]:
     """The suggested reply and its payload facts (language, tone, limit, similar past replies)."""
+    with Session(ctx.engine) as session:
+        templates = templates_for(session, view.target)
     reply = suggest_reply(
-        view, score, _reply_settings(ctx.settings, view.target), severity=severity, brand=view.target
+        view,
+        score,
+        _reply_settings(ctx.settings, view.target),
+        severity=severity,
+        brand=view.target,
+        templates=templates,
     )
     payload: dict[str, Any] = {
         "reply_lang": reply.lang,

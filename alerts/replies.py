@@ -10,16 +10,27 @@ moves the conversation to a private channel.
 Each source caps a reply's length (``reply_limit``); a draft that is too long loses optional sentences
 first (greeting, closing, a second aspect), then falls back to shorter variants, and only as a last resort
 is cut at a word boundary.
+
+The reply fits its channel (:mod:`alerts.reply_channels`): a review answer opens with a greeting and
+closes with the signature; a social reply has neither and aims at a short text. It points the customer to
+a contact route that exists there: the configured e-mail/phone/page, else a private message only where the
+platform has them. A formal Polish reply says "Pani"/"Pan" only when the text shows the writer's gender
+(:mod:`alerts.reply_gender`), else it uses forms that need none. When the team saved a reply template for
+the item's target, aspect and language (:mod:`alerts.reply_template_store`), that text is the suggestion,
+its placeholders filled, except for urgent items, which always get the careful reply.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final
 
+from alerts.reply_channels import ChannelProfile, channel_profile, contact_route
+from alerts.reply_gender import writer_gender
+from alerts.reply_template_store import POSITIVE_ASPECT, TemplateKey, fill_template
 from alerts.reply_templates import ASPECT_ORDER, Phrases, phrases_for
 from alerts.rules import AspectView, MentionView, ScoreView
 from monitor.core.config import ReplySettings
@@ -35,6 +46,7 @@ class SuggestedReply:
     lang: str
     formal: bool
     max_chars: int | None
+    from_template: bool = False  # the team's saved template for this target, aspect and language
 
 
 # Each source's documented limit on a reply (None: no reply API, or no documented limit).
@@ -201,15 +213,23 @@ def _contact_channels(reply: ReplySettings, phrases: Phrases) -> list[str]:
 
 
 def _contact_variants(
-    channels: list[str], phrases: Phrases, full: str, single: str, private: str
+    channels: list[str], phrases: Phrases, profile: ChannelProfile, *, urgent: bool = False
 ) -> list[str]:
-    """All channels, then only the shortest one, then 'write to us privately'."""
+    """All channels, then only the shortest one, then the route the source itself has (a private message
+    only where the platform has them; customer service on review sites; the thread on social sites)."""
+    full = phrases.urgent_contact if urgent else phrases.contact
     variants: list[str] = []
     if channels:
         variants.append(full.format(channels=_join(channels, phrases.or_word)))
         if len(channels) > 1:
-            variants.append(single.format(channels=min(channels, key=len)))
-    variants.append(private)
+            variants.append(full.format(channels=min(channels, key=len)))
+    route = contact_route(profile, has_configured_contact=False)
+    if route == "private_message":
+        variants.append(phrases.urgent_contact_private if urgent else phrases.contact_private)
+    elif route == "thread" and not urgent:
+        variants.append(phrases.contact_thread)
+    else:
+        variants.append(phrases.urgent_contact_service if urgent else phrases.contact_service)
     return variants
 
 
@@ -236,21 +256,12 @@ def _next_step_variants(
     return list(dict.fromkeys(variants))
 
 
-def _careful_draft(phrases: Phrases, channels: list[str], signature: str) -> _Draft:
+def _careful_draft(phrases: Phrases, channels: list[str], signature: str, profile: ChannelProfile) -> _Draft:
     return _Draft(
         greeting=_Part("greeting", [phrases.greeting, ""]),
         body=[
             _Part("intro", [phrases.urgent_intro]),
-            _Part(
-                "contact",
-                _contact_variants(
-                    channels,
-                    phrases,
-                    phrases.urgent_contact,
-                    phrases.urgent_contact,
-                    phrases.urgent_contact_private,
-                ),
-            ),
+            _Part("contact", _contact_variants(channels, phrases, profile, urgent=True)),
             _Part("privacy", [phrases.urgent_privacy, ""]),
         ],
         signature=_Part("signature", [signature, ""] if signature else [""]),
@@ -342,12 +353,18 @@ def _cut_at_word(text: str, fits: Callable[[str], bool]) -> str:
     return f"{kept}{_ELLIPSIS}" if kept else ""
 
 
-def _fit(draft: _Draft, source: str, limit: int | None) -> str:
-    """Render ``draft`` within ``limit``: shorten parts in the draft's order, then cut at a word."""
+def _fit(draft: _Draft, source: str, limit: int | None, soft_limit: int | None = None) -> str:
+    """Render ``draft`` within ``limit``: shorten parts in the draft's order, then cut at a word.
 
-    def fits(text: str) -> bool:
-        return limit is None or reply_length(source, text) <= limit
+    ``soft_limit`` (a social reply's aim) only drops optional parts: a reply that is still longer once
+    every part is at its shortest stays whole when it fits ``limit``.
+    """
+    aim = limit if soft_limit is None else (soft_limit if limit is None else min(limit, soft_limit))
 
+    def within(bound: int | None) -> Callable[[str], bool]:
+        return lambda text: bound is None or reply_length(source, text) <= bound
+
+    fits, fits_hard = within(aim), within(limit)
     text = draft.render()
     if fits(text):
         return text
@@ -359,7 +376,7 @@ def _fit(draft: _Draft, source: str, limit: int | None) -> str:
             if fits(text):
                 break
     else:
-        return _cut_at_word(text, fits)
+        return text if fits_hard(text) else _cut_at_word(text, fits_hard)
     # Shortening a late part may have freed room for an earlier one: give back what fits, most important first.
     for name in dict.fromkeys(reversed(draft.shorten_order)):
         part = parts[name]
@@ -371,6 +388,40 @@ def _fit(draft: _Draft, source: str, limit: int | None) -> str:
     return draft.render()
 
 
+def _template_keys(positive: bool, aspects: Sequence[AspectView]) -> list[str]:
+    """The template aspects to try, most specific first: praise, or each complained-of aspect then any."""
+    if positive:
+        return [POSITIVE_ASPECT]
+    return [*(a.aspect for a in aspects), ""]
+
+
+def _from_template(
+    template: str,
+    mention: MentionView,
+    phrases: Phrases,
+    profile: ChannelProfile,
+    channels: list[str],
+    signature: str,
+    brand: str,
+    limit: int | None,
+) -> str:
+    """A saved template with its placeholders filled for this item and source, within the source's limit."""
+    contact = _contact_variants(channels, phrases, profile)[0]
+    text = fill_template(
+        template,
+        greeting=phrases.greeting if profile.greeting else "",
+        author=mention.author or "",
+        contact=contact,
+        brand=brand,
+        signature=signature if profile.sign_off else "",
+    )
+
+    def fits(value: str) -> bool:
+        return limit is None or reply_length(mention.source, value) <= limit
+
+    return text if fits(text) else _cut_at_word(text, fits)
+
+
 def suggest_reply(
     mention: MentionView,
     score: ScoreView | None,
@@ -378,29 +429,44 @@ def suggest_reply(
     *,
     severity: str = "negative",
     brand: str | None = None,
+    templates: Mapping[TemplateKey, str] | None = None,
 ) -> SuggestedReply:
-    """A reply for ``mention`` in its language and the brand's tone, within the source's length limit."""
+    """A reply for ``mention`` in its language, the brand's tone and the source's manner, within the source's
+    length limit. ``templates``: the saved templates of the item's target, by (aspect, language)
+    (:func:`alerts.reply_template_store.templates_for`)."""
     lang = _reply_lang(mention, score)
     formal = reply.formal if lang == "pl" else True
-    phrases = phrases_for(lang, reply.formal)
+    gender = writer_gender(mention.text or "") if lang == "pl" and formal else None
+    phrases = phrases_for(lang, reply.formal, gender)
+    profile = channel_profile(mention.source)
     limit = reply_limit(mention.source)
     sev = severity.strip().lower()
     aspects = score.aspects if score is not None else ()
-    signature = _clean_config(reply.signature)
+    signature = _clean_config(reply.signature) if profile.sign_off else ""
     channels = _contact_channels(reply, phrases)
+    careful = _is_careful(sev, score)
+    positive = sev == "positive" or (sev == "info" and _is_positive(mention, score))
 
-    if _is_careful(sev, score):
-        draft = _careful_draft(phrases, channels, signature)
-    elif sev == "positive" or (sev == "info" and _is_positive(mention, score)):
+    if templates and not careful:
+        keyed = _ordered(aspects, lambda a: a.is_complaint if sev != "info" else a.sentiment != "positive")
+        for key in _template_keys(positive, keyed):
+            template = templates.get((key, lang))
+            if template:
+                text = _from_template(
+                    template, mention, phrases, profile, channels, signature, _clean_config(brand), limit
+                )
+                return SuggestedReply(text, lang, formal, limit, from_template=True)
+
+    if careful:
+        draft = _careful_draft(phrases, channels, signature, profile)
+    elif positive:
         good = [
             phrases.good[a.aspect] for a in _ordered(aspects, lambda a: a.sentiment in (None, "positive"))
         ]
         draft = _positive_draft(phrases, good, _clean_config(brand), signature)
     elif sev == "info":
         topics = [phrases.topic[a.aspect] for a in _ordered(aspects, lambda a: a.sentiment != "positive")]
-        contact = _contact_variants(
-            channels, phrases, phrases.contact, phrases.contact, phrases.contact_private
-        )
+        contact = _contact_variants(channels, phrases, profile)
         draft = _info_draft(phrases, topics, contact if channels else [], signature)
     else:
         problems = _ordered(aspects, lambda a: a.is_complaint)
@@ -410,7 +476,10 @@ def suggest_reply(
             [_problem(a, phrases, mention.text or "") for a in problems],
             _next_step_variants(problems, reply, lang, phrases),
             good,
-            _contact_variants(channels, phrases, phrases.contact, phrases.contact, phrases.contact_private),
+            _contact_variants(channels, phrases, profile),
             signature,
         )
-    return SuggestedReply(text=_fit(draft, mention.source, limit), lang=lang, formal=formal, max_chars=limit)
+    if not profile.greeting:
+        draft.greeting = _Part("greeting", [""])
+    text = _fit(draft, mention.source, limit, profile.soft_limit)
+    return SuggestedReply(text=text, lang=lang, formal=formal, max_chars=limit)

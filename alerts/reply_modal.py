@@ -18,6 +18,7 @@ from alerts.escaping import clean_text, plain_text
 from alerts.replies import reply_limit
 from alerts.reply_library import PastReply
 from alerts.slack_format import fit_escaped, truncate
+from alerts.slack_i18n import ENGLISH, SlackText
 from alerts.source_replies import reply_supported
 from monitor.core.models import Alert
 
@@ -101,37 +102,41 @@ def _mrkdwn(text: str) -> dict[str, Any]:
     return {"type": "mrkdwn", "text": text, "verbatim": True}
 
 
-def _excerpt(text: str, chars: int) -> str:
+def _excerpt(text: str, chars: int, voice: SlackText) -> str:
     """Untrusted text as inert mrkdwn, cut to ``chars`` characters before escaping."""
     clean = clean_text(text)
-    return fit_escaped(clean, chars, ModalLimits.CONTEXT_TEXT - 100) if clean else "_(no text)_"
+    if not clean:
+        return f"_{voice.t('(no text)')}_"
+    return fit_escaped(clean, chars, ModalLimits.CONTEXT_TEXT - 100)
 
 
-def _destination(source: str) -> str:
+def _destination(source: str, voice: SlackText) -> str:
     if reply_supported(source):
-        return f"Posted to {source_label(source)}"
-    return "This source has no reply API: Earshot records it, post it yourself"
+        return voice.t("Posted to %(source)s", source=source_label(source))
+    return voice.t("This source has no reply API: Earshot records it, post it yourself")
 
 
-def _similar_blocks(similar: list[PastReply]) -> list[dict[str, Any]]:
+def _similar_blocks(similar: list[PastReply], voice: SlackText) -> list[dict[str, Any]]:
     if not similar:
         return []
     blocks: list[dict[str, Any]] = [
         {"type": "divider"},
-        {"type": "context", "elements": [_mrkdwn("*Similar past replies*")]},
+        {"type": "context", "elements": [_mrkdwn(f"*{voice.t('Similar past replies')}*")]},
     ]
     for past in similar[:MAX_SIMILAR]:
-        alike = f"{max(0.0, min(past.similarity, 1.0)):.0%} alike"
+        alike = voice.t("%(share)s alike", share=voice.percent(max(0.0, min(past.similarity, 1.0))))
         blocks.append(
             {
                 "type": "context",
-                "elements": [_mrkdwn(f"{alike}: {_excerpt(past.text, _PAST_REPLY_CHARS)}")],
+                "elements": [_mrkdwn(f"{alike}: {_excerpt(past.text, _PAST_REPLY_CHARS, voice)}")],
             }
         )
     return blocks
 
 
-def reply_modal(alert: Alert, mention_text: str, source: str, similar: list[PastReply]) -> dict[str, Any]:
+def reply_modal(
+    alert: Alert, mention_text: str, source: str, similar: list[PastReply], voice: SlackText = ENGLISH
+) -> dict[str, Any]:
     """The modal view for ``views.open``, prefilled with the alert's suggested reply.
 
     ``private_metadata`` carries the alert id and the channel of its message, so the submission can be
@@ -147,7 +152,7 @@ def reply_modal(alert: Alert, mention_text: str, source: str, similar: list[Past
         "multiline": True,
         "min_length": 1,
         "max_length": max_length,
-        "placeholder": _plain("Write the reply the customer will read", 150),
+        "placeholder": _plain(voice.t("Write the reply the customer will read"), 150),
     }
     suggested = (alert.suggested_reply or "").strip()
     if suggested:
@@ -156,24 +161,35 @@ def reply_modal(alert: Alert, mention_text: str, source: str, similar: list[Past
     blocks: list[dict[str, Any]] = [
         {
             "type": "context",
-            "elements": [_mrkdwn(f"*{source_label(source)}* · {_excerpt(mention_text, EXCERPT_CHARS)}")],
+            "elements": [
+                _mrkdwn(f"*{source_label(source)}* · {_excerpt(mention_text, EXCERPT_CHARS, voice)}")
+            ],
         },
-        {"type": "context", "elements": [_mrkdwn(_destination(source))]},
+        {"type": "context", "elements": [_mrkdwn(_destination(source, voice))]},
+        # The reply memory first: what the team sent to items like this one, above the draft to edit.
+        *_similar_blocks(similar, voice),
         {
             "type": "input",
             "block_id": REPLY_BLOCK,
-            "label": _plain("Reply", ModalLimits.INPUT_LABEL),
-            "hint": _plain(f"At most {max_length} characters.", ModalLimits.INPUT_LABEL),
+            "label": _plain(voice.t("Reply"), ModalLimits.INPUT_LABEL),
+            "hint": _plain(
+                voice.n(
+                    "At most %(count)s character.",
+                    "At most %(count)s characters.",
+                    max_length,
+                    count=voice.number(max_length),
+                ),
+                ModalLimits.INPUT_LABEL,
+            ),
             "element": reply_input,
         },
-        *_similar_blocks(similar),
     ]
     return {
         "type": "modal",
         "callback_id": REPLY_MODAL,
-        "title": _plain("Reply", ModalLimits.TITLE),
-        "submit": _plain("Post reply", ModalLimits.SUBMIT),
-        "close": _plain("Cancel", ModalLimits.CLOSE),
+        "title": _plain(voice.t("Reply"), ModalLimits.TITLE),
+        "submit": _plain(voice.t("Post reply"), ModalLimits.SUBMIT),
+        "close": _plain(voice.t("Cancel"), ModalLimits.CLOSE),
         "private_metadata": metadata,
         "notify_on_close": False,
         "blocks": blocks,

@@ -5,15 +5,17 @@ its configuration (contact channels, next steps, signature), never from the cust
 phrases contains a digit, a deadline, an amount or a promise of money back: those may only come from
 ``ReplySettings.next_steps``.
 
-Polish has two tones: formal (the customer is "Pan/Pani"; the gender is unknown, so both forms are written
-or the sentence is built without a gendered form) and informal ("Ty"). English has one polite tone.
+Polish has two tones: formal and informal ("Ty"). A formal reply addresses the customer as "Pani" or "Pan"
+only when the text says the writer's gender (``alerts.reply_gender``: "zamówiłam" → Pani); otherwise its
+sentences avoid any gendered form ("Dzień dobry," and no vocative), since a wrong "Panie" to a woman is
+worse than none. English has one polite tone.
 Aspect phrases are written out in the grammatical case each template needs instead of being inflected.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Final
+from dataclasses import dataclass, replace
+from typing import Final, Literal
 
 from sentiment.vocabulary import ASPECT_KEYS
 
@@ -39,10 +41,13 @@ class Phrases:
     closing_positive: str
     closing_brand: str  # "{brand}"
     contact: str  # "{channels}"
-    contact_private: str  # no channel configured
+    contact_private: str  # no channel configured, the platform has private messages
+    contact_thread: str  # no channel configured, a public thread without private messages
+    contact_service: str  # no channel configured, a review site: customer service, never a "message"
     urgent_intro: str
     urgent_contact: str  # "{channels}"
     urgent_contact_private: str
+    urgent_contact_service: str  # no channel configured and no private messages on the platform
     urgent_privacy: str
     phone_prefix: str
     and_word: str
@@ -82,22 +87,25 @@ _PL_GOOD: Final = {
 }
 
 _PL_FORMAL: Final = Phrases(
-    greeting="Szanowna Pani / Szanowny Panie,",
+    greeting="Dzień dobry,",
     apology="Przepraszamy za {problems}.",
-    apology_generic="Przepraszamy, że nasze usługi nie spełniły tym razem Pana/Pani oczekiwań.",
+    apology_generic="Przepraszamy, że nasze usługi nie spełniły tym razem oczekiwań.",
     look_into="Przyjrzymy się tej sprawie.",
     remarks="Przyjrzymy się uwagom dotyczącym {topics}.",
-    thanks_feedback="Dziękujemy Panu/Pani za opinię.",
-    thanks_positive="Dziękujemy Panu/Pani za miłe słowa!",
+    thanks_feedback="Dziękujemy za opinię.",
+    thanks_positive="Dziękujemy za miłe słowa!",
     glad="Cieszymy się, że {things}.",
     glad_despite="Cieszymy się jednak, że {things}.",
     closing_positive="Zapraszamy ponownie.",
-    closing_brand="Mamy nadzieję, że wkrótce znów wybierze Pan/Pani markę {brand}.",
+    closing_brand="Mamy nadzieję, że marka {brand} jeszcze nieraz spełni oczekiwania.",
     contact="Prosimy o kontakt: {channels}.",
     contact_private="Prosimy o kontakt w prywatnej wiadomości lub w odpowiedzi tutaj.",
+    contact_thread="Prosimy o odpowiedź tutaj – zajmiemy się sprawą.",
+    contact_service="Zapraszamy do kontaktu z naszym działem obsługi klienta.",
     urgent_intro="Dziękujemy za wiadomość. Traktujemy tę sprawę poważnie i chcemy ją dokładnie wyjaśnić.",
     urgent_contact="Prosimy o kontakt bezpośrednio: {channels} – tam omówimy szczegóły.",
     urgent_contact_private="Prosimy o prywatną wiadomość – tam omówimy szczegóły.",
+    urgent_contact_service="Prosimy o kontakt z naszym działem obsługi klienta – tam omówimy szczegóły.",
     urgent_privacy="Prosimy nie podawać tutaj danych osobowych.",
     phone_prefix="tel. ",
     and_word="i",
@@ -122,9 +130,12 @@ _PL_INFORMAL: Final = Phrases(
     closing_brand="Mamy nadzieję, że wkrótce znów wybierzesz markę {brand}.",
     contact="Napisz do nas: {channels}.",
     contact_private="Napisz do nas prywatną wiadomość albo odpowiedz tutaj.",
+    contact_thread="Odpowiedz nam tutaj – zajmiemy się sprawą.",
+    contact_service="Zapraszamy do kontaktu z naszą obsługą klienta.",
     urgent_intro="Dzięki za wiadomość. Traktujemy tę sprawę poważnie i chcemy ją dokładnie wyjaśnić.",
     urgent_contact="Napisz do nas bezpośrednio: {channels} – tam omówimy szczegóły.",
     urgent_contact_private="Napisz do nas prywatną wiadomość – tam omówimy szczegóły.",
+    urgent_contact_service="Skontaktuj się z naszą obsługą klienta – tam omówimy szczegóły.",
     urgent_privacy="Nie podawaj tutaj danych osobowych.",
     phone_prefix="tel. ",
     and_word="i",
@@ -149,9 +160,12 @@ _EN: Final = Phrases(
     closing_brand="We hope to see you again at {brand} soon.",
     contact="Please contact us: {channels}.",
     contact_private="Please send us a private message or reply here.",
+    contact_thread="Please reply here and we will follow up.",
+    contact_service="Please get in touch with our customer service team.",
     urgent_intro="Thank you for letting us know. We take this seriously and want to look into it properly.",
     urgent_contact="Please contact us directly: {channels}, so we can discuss the details privately.",
     urgent_contact_private="Please send us a private message so we can discuss the details privately.",
+    urgent_contact_service="Please contact our customer service team so we can discuss the details privately.",
     urgent_privacy="Please don't share personal details here.",
     phone_prefix="phone ",
     and_word="and",
@@ -187,8 +201,34 @@ _EN: Final = Phrases(
 )
 
 
-def phrases_for(lang: str, formal: bool) -> Phrases:
-    """The phrase set for a reply language (``pl`` or ``en``) and, for Polish, the tone."""
-    if lang == "pl":
-        return _PL_FORMAL if formal else _PL_INFORMAL
-    return _EN
+# A formal Polish reply to a writer whose gender the text shows: "Szanowna Pani," / "Szanowny Panie,".
+_PL_FORMAL_FEMALE: Final = replace(
+    _PL_FORMAL,
+    greeting="Szanowna Pani,",
+    apology_generic="Przepraszamy, że nasze usługi nie spełniły tym razem Pani oczekiwań.",
+    thanks_feedback="Dziękujemy Pani za opinię.",
+    thanks_positive="Dziękujemy Pani za miłe słowa!",
+    closing_brand="Mamy nadzieję, że wkrótce znów wybierze Pani markę {brand}.",
+)
+_PL_FORMAL_MALE: Final = replace(
+    _PL_FORMAL,
+    greeting="Szanowny Panie,",
+    apology_generic="Przepraszamy, że nasze usługi nie spełniły tym razem Pana oczekiwań.",
+    thanks_feedback="Dziękujemy Panu za opinię.",
+    thanks_positive="Dziękujemy Panu za miłe słowa!",
+    closing_brand="Mamy nadzieję, że wkrótce znów wybierze Pan markę {brand}.",
+)
+
+
+def phrases_for(lang: str, formal: bool, gender: Literal["female", "male"] | None = None) -> Phrases:
+    """The phrase set for a reply language (``pl`` or ``en``), for Polish the tone and, when formal and
+    known, the writer's grammatical gender (None: sentences that need none)."""
+    if lang != "pl":
+        return _EN
+    if not formal:
+        return _PL_INFORMAL
+    if gender == "female":
+        return _PL_FORMAL_FEMALE
+    if gender == "male":
+        return _PL_FORMAL_MALE
+    return _PL_FORMAL
