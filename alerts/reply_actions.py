@@ -24,6 +24,7 @@ from alerts.replies import reply_length, reply_limit, reply_unit
 from alerts.reply_library import record_reply, similar_replies
 from alerts.reply_modal import reply_modal, source_label
 from alerts.slack_errors import SlackError, SlackPermanentError, redact_token
+from alerts.slack_i18n import ENGLISH, SlackText, slack_text
 from alerts.source_replies import ReplyOutcome, post_source_reply
 from alerts.views import mention_view
 from monitor.core.config import EarshotSettings
@@ -63,18 +64,22 @@ def reply_text(view: dict[str, Any]) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def reply_error(text: str | None, source: str) -> str | None:
+def reply_error(text: str | None, source: str, voice: SlackText = ENGLISH) -> str | None:
     """Why ``text`` cannot be posted to ``source`` (shown under the input), or None when it can."""
     if text is None or not text.strip():
-        return "Write a reply first: it is empty."
+        return voice.t("Write a reply first: it is empty.")
     limit = reply_limit(source)
     length = reply_length(source, text.strip())
     if limit is not None and length > limit:
-        unit = reply_unit(source)
-        return (
-            f"{source_label(source)} accepts at most {limit} {unit}; this reply has {length}. "
-            "Shorten it and post again."
-        )
+        values = {"source": source_label(source), "limit": limit, "length": length}
+        if reply_unit(source) == "bytes":
+            message = "%(source)s accepts at most %(limit)s bytes; this reply has %(length)s. Shorten it and post again."
+        else:
+            message = (
+                "%(source)s accepts at most %(limit)s characters; this reply has %(length)s. "
+                "Shorten it and post again."
+            )
+        return voice.t(message, **values)
     return None
 
 
@@ -137,11 +142,12 @@ def open_reply_modal(
 ) -> None:
     """Open the reply modal for the alert's item, prefilled with its suggested reply; no state changes."""
     with Session(engine) as session:
-        alert, mention, _target = _load_item(session, alert_id)
+        alert, mention, target = _load_item(session, alert_id)
         similar = similar_replies(session, mention.text, embedder) if embedder is not None else []
     if channel_id and not alert.slack_channel_id:
         alert.slack_channel_id = channel_id  # only for the modal's metadata; not saved
-    view = reply_modal(alert, mention.text, mention.source, similar)
+    voice = slack_text(settings, target)
+    view = reply_modal(alert, mention.text, mention.source, similar, voice)
     try:
         sender.open_view(trigger_id, view)
     except SlackError as exc:
@@ -151,7 +157,9 @@ def open_reply_modal(
                 sender,
                 channel_id or alert.slack_channel_id,
                 user,
-                "Earshot was too slow to open the reply window (Slack allows 3 seconds). Click Reply again.",
+                voice.t(
+                    "Earshot was too slow to open the reply window (Slack allows 3 seconds). Click Reply again."
+                ),
             )
         raise ActionError(f"could not open the reply modal for alert {alert_id}: {exc}") from exc
 
@@ -189,7 +197,7 @@ def reply_to_item(
     problem = reply_error(text, mention.source)
     if problem is not None:
         raise ActionError(f"mention {mention_id}: reply not posted: {problem}")
-    outcome = post_source_reply(settings, mention_view(mention, target), mention.raw, text)
+    outcome = post_source_reply(settings, mention_view(mention, target), mention.raw, text, engine=engine)
     with write_session(engine) as session:
         record_reply(
             session,
@@ -236,8 +244,9 @@ def submit_reply(
     alert_id, channel_id = modal_metadata(view)
     text = reply_text(view)
     with Session(engine) as session:
-        alert, mention, _target = _load_item(session, alert_id)
-    problem = reply_error(text, mention.source)
+        alert, mention, target = _load_item(session, alert_id)
+    voice = slack_text(settings, target)
+    problem = reply_error(text, mention.source, voice)
     if problem is not None or text is None:
         raise ActionError(f"alert {alert_id}: reply not posted: {problem}")
     assert mention.id is not None
@@ -258,8 +267,12 @@ def submit_reply(
             sender,
             channel_id or alert.slack_channel_id,
             user,
-            f"Your reply was not posted to {source_label(mention.source)}: {outcome.detail}. "
-            "The alert stays open; your text is saved in Earshot.",
+            voice.t(
+                "Your reply was not posted to %(source)s: %(detail)s. "
+                "The alert stays open; your text is saved in Earshot.",
+                source=source_label(mention.source),
+                detail=outcome.detail,
+            ),
         )
         raise ActionError(
             f"alert {alert_id}: {source_label(mention.source)} refused the reply: {outcome.detail}"

@@ -1,12 +1,19 @@
 """Post a reply on the item's source where its API allows; elsewhere the agent posts it by hand.
 
-Two sources take a business's reply through their API:
+The registry of sources that take a business's reply through their API is :data:`_POSTERS`, here and
+nowhere else. The review sites' posters live in this module:
 
 * Google Business Profile: ``PUT {base}/v4/{review name}/reply`` with ``{"comment": text}``
   (accounts.locations.reviews.updateReply; creates or replaces the one owner reply; verified locations
   only; the comment is at most 4096 bytes);
 * Trustpilot: ``POST {base}/v1/private/reviews/{reviewId}/reply`` with ``{"authorBusinessUserId",
-  "message"}`` (the private Business API, with a business user's OAuth token).
+  "message"}`` (the private Business API, with a business user's OAuth token);
+* Allegro: ``PUT {base}/sale/user-ratings/{ratingId}/answer`` with ``{"message": text}``
+  (answerUserRatingUsingPUT, ``application/vnd.allegro.public.v1+json``; the seller's own token).
+
+The social sources' posters (Mastodon, Bluesky, YouTube, Reddit) are :mod:`alerts.replies_social`; what
+all of them share (the request, the outcome in words) is :mod:`alerts.reply_http`. Ceneo, Hacker News,
+RSS and Google Places have no reply API: the reply is recorded and the agent posts it by hand.
 
 Everything the source answers becomes a :class:`ReplyOutcome` a person can act on ("token rejected: set
 EARSHOT_SOURCES__...", "rate-limited, try again in 30 s"); nothing here raises for HTTP or network errors,
@@ -15,150 +22,53 @@ and no token ever appears in an outcome or a log line.
 
 from __future__ import annotations
 
-import email.utils
 import http.client
-import json
 import logging
-import math
 import re
 import urllib.error
-import urllib.request
-from dataclasses import dataclass
-from typing import Any, Final, Literal
+from datetime import datetime, timedelta
+from typing import Any, Final
 from urllib.parse import quote
 
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
 from alerts.replies import reply_length, reply_limit, reply_unit
+from alerts.replies_social import post_bluesky, post_mastodon, post_reddit, post_youtube
+from alerts.reply_http import (
+    JSON,
+    Poster,
+    ReplyOutcome,
+    ReplyRequest,
+    failed,
+    http_outcome,
+    json_bytes,
+    send,
+)
 from alerts.rules import MentionView
 from monitor.core.config import EarshotSettings
+from monitor.core.credentials import CredentialStoreError, auth_command
 from monitor.core.source_settings import source_env_var
-from monitor.core.timeutil import as_utc, utcnow
+from monitor.core.timeutil import utcnow
 
-__all__ = ["DEFAULT_TIMEOUT", "ReplyOutcome", "post_source_reply", "reply_supported"]
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "ReplyOutcome",
+    "post_source_reply",
+    "reply_sources",
+    "reply_supported",
+    "source_name",
+]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT: Final = 10.0
-_SUPPORTED: Final = frozenset({"google_business", "trustpilot"})
 _SEGMENT = r"[A-Za-z0-9_.~-]+"
 _REVIEW_NAME = re.compile(rf"accounts/{_SEGMENT}/locations/{_SEGMENT}/reviews/{_SEGMENT}")
 _REVIEW_ID = re.compile(_SEGMENT)
-_DETAIL_CHARS: Final = 300
-_NAMES: Final = {"google_business": "Google", "trustpilot": "Trustpilot"}
-
-
-@dataclass(frozen=True)
-class ReplyOutcome:
-    """``posted``: the source accepted it; ``recorded``: no reply API (post by hand); ``failed``: refused."""
-
-    status: Literal["posted", "recorded", "failed"]
-    detail: str
-
-
-def reply_supported(source: str) -> bool:
-    """Whether Earshot can post a reply on ``source`` itself (else the agent posts it by hand)."""
-    return source in _SUPPORTED
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    """A write is never re-sent to another address (with the bearer token) behind the caller's back."""
-
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
-
-
-_OPENER: Final = urllib.request.build_opener(_NoRedirect)
-
-
-@dataclass(frozen=True)
-class _Response:
-    status: int
-    body: str
-    retry_after: str | None
-
-
-def _send(method: str, url: str, token: str, payload: dict[str, str], timeout: float) -> _Response:
-    """One JSON request; HTTP errors come back as a response, network errors raise OSError."""
-    request = urllib.request.Request(
-        url,
-        data=json.dumps(payload, ensure_ascii=False).encode("utf-8"),
-        method=method,
-        headers={
-            "Authorization": f"Bearer {token}",
-            "Content-Type": "application/json; charset=utf-8",
-            "Accept": "application/json",
-            "User-Agent": "earshot/0.1 (reply)",
-        },
-    )
-    try:
-        with _OPENER.open(request, timeout=timeout) as response:
-            return _Response(response.status, response.read(65536).decode("utf-8", "replace"), None)
-    except urllib.error.HTTPError as exc:
-        try:
-            body = exc.read(65536).decode("utf-8", "replace") if exc.fp is not None else ""
-        finally:
-            exc.close()
-        return _Response(exc.code, body, exc.headers.get("Retry-After") if exc.headers else None)
-
-
-def _scrub(text: str, *secrets: str) -> str:
-    """``text`` on one line, capped, with every secret masked (error bodies may echo a request)."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    return " ".join(text.split())[:_DETAIL_CHARS]
-
-
-def _error_message(body: str) -> str:
-    """The human part of an error body: Google's ``error.message``, an API gateway's ``fault.faultstring``,
-    Trustpilot's ``message`` / ``details``."""
-    try:
-        data = json.loads(body)
-    except ValueError:
-        return ""
-    if not isinstance(data, dict):
-        return ""
-    error, fault = data.get("error"), data.get("fault")
-    if isinstance(error, dict) and isinstance(error.get("message"), str):
-        return str(error["message"])
-    if isinstance(fault, dict) and isinstance(fault.get("faultstring"), str):
-        return str(fault["faultstring"])
-    parts = [data.get(key) for key in ("message", "details")]
-    return "; ".join(p for p in parts if isinstance(p, str) and p)
-
-
-def _retry_seconds(value: str | None) -> int | None:
-    """Retry-After as whole seconds: delta-seconds or an HTTP date; None when absent or unreadable."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return int(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0, math.ceil((as_utc(when) - utcnow()).total_seconds()))
-
-
-def _outcome(source: str, response: _Response, token_var: str, *secrets: str) -> ReplyOutcome:
-    """What a source's answer means for the agent."""
-    name = _NAMES[source]
-    status = response.status
-    if 200 <= status < 300:
-        return ReplyOutcome("posted", f"posted on {name}")
-    message = _scrub(_error_message(response.body), *secrets)
-    suffix = f" ({message})" if message else ""
-    if status in (401, 403):
-        return ReplyOutcome("failed", f"token rejected by {name} (HTTP {status}): set {token_var}{suffix}")
-    if status == 404:
-        return ReplyOutcome("failed", f"review gone: {name} no longer has this review (HTTP 404)")
-    if status == 429:
-        seconds = _retry_seconds(response.retry_after)
-        wait = f"try again in {seconds} s" if seconds is not None else "try again later"
-        return ReplyOutcome("failed", f"rate-limited by {name}, {wait}")
-    if status >= 500:
-        return ReplyOutcome("failed", f"{name} unavailable (HTTP {status}), try again")
-    return ReplyOutcome("failed", f"{name} refused the reply (HTTP {status}){suffix}")
+_ALLEGRO_JSON: Final = "application/vnd.allegro.public.v1+json"
+# A stored Allegro token this close to its expiry is not used: the request could outlive it.
+_ALLEGRO_MARGIN: Final = timedelta(seconds=60)
 
 
 def _review_name(mention: MentionView, raw: dict[str, Any] | None, base_url: str) -> str | None:
@@ -174,28 +84,28 @@ def _review_name(mention: MentionView, raw: dict[str, Any] | None, base_url: str
     return None
 
 
-def _post_google(
-    settings: EarshotSettings, mention: MentionView, raw: dict[str, Any] | None, text: str, timeout: float
-) -> ReplyOutcome:
-    section = settings.sources.google_business
+def _bearer(token: str, content_type: str = JSON) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}", "Content-Type": content_type, "Accept": "application/json"}
+
+
+def _post_google(req: ReplyRequest) -> ReplyOutcome:
+    section = req.settings.sources.google_business
     token_var = source_env_var("google_business", "access_token")
     token = section.credential("access_token")
     if not token:
-        return ReplyOutcome("failed", f"no Google access token: set {token_var}")
-    name = _review_name(mention, raw, section.base_url)
+        return failed(f"no Google access token: set {token_var}")
+    name = _review_name(req.mention, req.raw, section.base_url)
     if name is None:
-        return ReplyOutcome(
-            "failed", "the stored review has no resource name (accounts/…/locations/…/reviews/…)"
-        )
+        return failed("the stored review has no resource name (accounts/…/locations/…/reviews/…)")
     url = f"{section.base_url.rstrip('/')}/v4/{quote(name, safe='/')}/reply"
-    response = _send("PUT", url, token, {"comment": text}, timeout)
-    return _outcome("google_business", response, token_var, token)
+    answer = send(
+        "PUT", url, headers=_bearer(token), body=json_bytes({"comment": req.text}), timeout=req.timeout
+    )
+    return http_outcome("Google", answer, f"set {token_var}", token)
 
 
-def _post_trustpilot(
-    settings: EarshotSettings, mention: MentionView, raw: dict[str, Any] | None, text: str, timeout: float
-) -> ReplyOutcome:
-    section = settings.sources.trustpilot
+def _post_trustpilot(req: ReplyRequest) -> ReplyOutcome:
+    section = req.settings.sources.trustpilot
     token = section.credential("access_token")
     user = (section.business_user_id or "").strip()
     token_var = source_env_var("trustpilot", "access_token")
@@ -205,15 +115,103 @@ def _post_trustpilot(
         if not value
     ]
     if missing:
-        return ReplyOutcome("failed", f"Trustpilot replies need a business user: set {' and '.join(missing)}")
-    review_id = raw.get("id") if raw else None
+        return failed(f"Trustpilot replies need a business user: set {' and '.join(missing)}")
+    review_id = req.raw.get("id") if req.raw else None
     if not isinstance(review_id, str) or not _REVIEW_ID.fullmatch(review_id):
-        review_id = mention.external_id
+        review_id = req.mention.external_id
     if not review_id or not _REVIEW_ID.fullmatch(review_id):
-        return ReplyOutcome("failed", "the stored review has no Trustpilot review id")
+        return failed("the stored review has no Trustpilot review id")
     url = f"{section.base_url.rstrip('/')}/v1/private/reviews/{quote(review_id, safe='')}/reply"
-    response = _send("POST", url, token, {"authorBusinessUserId": user, "message": text}, timeout)
-    return _outcome("trustpilot", response, token_var, token)
+    payload = {"authorBusinessUserId": user, "message": req.text}
+    answer = send("POST", url, headers=_bearer(token), body=json_bytes(payload), timeout=req.timeout)
+    return http_outcome("Trustpilot", answer, f"set {token_var}", token)
+
+
+def _allegro_token(req: ReplyRequest) -> str | ReplyOutcome:
+    """The stored (renewed by every crawl) access token while it is valid, else the configured one.
+
+    The reply path does not renew the token itself: Allegro rotates the refresh token on each renewal, so
+    a renewal here could spend the one a running crawl holds. Crawls renew it well before its 12 hours end.
+    """
+    command = auth_command("allegro") or "earshot auth allegro"
+    token_var = source_env_var("allegro", "access_token")
+    try:
+        stored = req.stored_credentials("allegro")
+    except (CredentialStoreError, SQLAlchemyError) as exc:
+        log.warning("Allegro reply: stored credentials unreadable: %s", type(exc).__name__)
+        stored = {}
+        problem = str(exc) if isinstance(exc, CredentialStoreError) else "the database could not be read"
+    else:
+        problem = ""
+    token = (stored.get("access_token") or "").strip()
+    if token and not _expired(stored.get("expires_at")):
+        return token
+    configured = req.settings.sources.allegro.credential("access_token")
+    if configured:
+        return configured
+    if problem:
+        return failed(f"no usable Allegro token: {problem}")
+    if token:
+        return failed(
+            f"the stored Allegro token has expired: the next Allegro crawl renews it, or run `{command}`"
+        )
+    return failed(f"no Allegro token: run `{command}` or set {token_var}")
+
+
+def _expired(text: str | None) -> bool:
+    if not text:
+        return False  # unknown expiry: a 401 will say
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return False
+    return moment.tzinfo is not None and moment - utcnow() <= _ALLEGRO_MARGIN
+
+
+def _post_allegro(req: ReplyRequest) -> ReplyOutcome:
+    section = req.settings.sources.allegro
+    rating_id = req.raw.get("id") if req.raw else None
+    if not isinstance(rating_id, str) or not _REVIEW_ID.fullmatch(rating_id):
+        rating_id = req.mention.external_id
+    if not rating_id or not _REVIEW_ID.fullmatch(rating_id):
+        return failed("the stored rating has no Allegro rating id")
+    token = _allegro_token(req)
+    if isinstance(token, ReplyOutcome):
+        return token
+    url = f"{section.base_url.rstrip('/')}/sale/user-ratings/{quote(rating_id, safe='')}/answer"
+    headers = {**_bearer(token, _ALLEGRO_JSON), "Accept": _ALLEGRO_JSON}
+    answer = send("PUT", url, headers=headers, body=json_bytes({"message": req.text}), timeout=req.timeout)
+    command = auth_command("allegro") or "earshot auth allegro"
+    fix = f"run `{command}` or set {source_env_var('allegro', 'access_token')}"
+    return http_outcome("Allegro", answer, fix, token, thing="rating")
+
+
+# The one registry: source -> (name people read, poster). A source not here has no reply API.
+_POSTERS: Final[dict[str, tuple[str, Poster]]] = {
+    "google_business": ("Google", _post_google),
+    "trustpilot": ("Trustpilot", _post_trustpilot),
+    "allegro": ("Allegro", _post_allegro),
+    "mastodon": ("Mastodon", post_mastodon),
+    "bluesky": ("Bluesky", post_bluesky),
+    "youtube": ("YouTube", post_youtube),
+    "reddit": ("Reddit", post_reddit),
+}
+
+
+def reply_supported(source: str) -> bool:
+    """Whether Earshot can post a reply on ``source`` itself (else the agent posts it by hand)."""
+    return source in _POSTERS
+
+
+def reply_sources() -> tuple[str, ...]:
+    """Every source Earshot posts replies on, in registry order."""
+    return tuple(_POSTERS)
+
+
+def source_name(source: str) -> str:
+    """The short name outcomes use ("Google", "Mastodon"); the id for sources without a reply API."""
+    entry = _POSTERS.get(source)
+    return entry[0] if entry is not None else source
 
 
 def post_source_reply(
@@ -223,32 +221,34 @@ def post_source_reply(
     text: str,
     *,
     timeout: float = DEFAULT_TIMEOUT,
+    engine: Engine | None = None,
 ) -> ReplyOutcome:
-    """Send ``text`` as the business's reply to ``mention`` on its source; never raises for HTTP errors."""
+    """Send ``text`` as the business's reply to ``mention`` on its source; never raises for HTTP errors.
+
+    ``engine`` lets sources with stored credentials (Allegro, Bluesky) use them.
+    """
     source = mention.source
-    if not reply_supported(source):
+    entry = _POSTERS.get(source)
+    if entry is None:
         where = f"at {mention.url}" if mention.url else "on the source"
         return ReplyOutcome("recorded", f"{source} has no reply API; post it yourself {where}")
+    name, post = entry
     text = text.strip()
     if not text:
-        return ReplyOutcome("failed", "the reply is empty")
+        return failed("the reply is empty")
     limit = reply_limit(source)
     length = reply_length(source, text)
     if limit is not None and length > limit:
-        unit = reply_unit(source)
-        return ReplyOutcome(
-            "failed", f"the reply is {length} {unit}; {_NAMES[source]} accepts at most {limit}"
-        )
-    post = _post_google if source == "google_business" else _post_trustpilot
+        return failed(f"the reply is {length} {reply_unit(source)}; {name} accepts at most {limit}")
     try:
-        outcome = post(settings, mention, raw, text, timeout)
+        outcome = post(ReplyRequest(settings, mention, raw, text, timeout, engine))
     except TimeoutError as exc:
         log.warning("Reply to mention %s on %s timed out: %s", mention.id, source, type(exc).__name__)
-        return ReplyOutcome("failed", f"{_NAMES[source]} unavailable (timed out), try again")
+        return failed(f"{name} unavailable (timed out), try again")
     except (urllib.error.URLError, http.client.HTTPException, OSError) as exc:
         reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
         kind = "timed out" if isinstance(reason, TimeoutError) else type(reason).__name__
         log.warning("Reply to mention %s on %s failed: %s", mention.id, source, kind)
-        return ReplyOutcome("failed", f"{_NAMES[source]} unavailable ({kind}), try again")
+        return failed(f"{name} unavailable ({kind}), try again")
     log.info("Reply to mention %s on %s: %s", mention.id, source, outcome.status)
     return outcome

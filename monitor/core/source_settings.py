@@ -196,6 +196,16 @@ class RedditSettings(SourceSettings):
     user_agent: str = Field(
         "earshot/0.1 (brand monitoring)", description="Reddit requires a descriptive User-Agent."
     )
+    reply_refresh_token: SecretStr | None = Field(
+        None,
+        description="Refresh token of the Reddit account replies are posted as (authorisation code flow, "
+        "submit scope, duration=permanent); with client_id and client_secret each reply gets a fresh token.",
+    )
+    reply_access_token: SecretStr | None = Field(
+        None,
+        description="Fixed user bearer token with the submit scope (lasts 1 h), for posting replies when no "
+        "reply_refresh_token is set.",
+    )
     comment_pages: int = Field(
         2,
         ge=0,
@@ -214,6 +224,11 @@ class MastodonSettings(SourceSettings):
     base_url: str = Field("https://mastodon.social", description="Mastodon instance root (any instance).")
     access_token: SecretStr | None = Field(
         None, description="Access token of an app on that instance (read:search scope for status search)."
+    )
+    reply_access_token: SecretStr | None = Field(
+        None,
+        description="Access token with the write:statuses scope on that instance, for posting replies from "
+        "Slack or the item page; unset = access_token (which then needs write:statuses too).",
     )
 
 
@@ -235,6 +250,21 @@ class YouTubeSettings(SourceSettings):
 
     base_url: str = Field("https://www.googleapis.com", description="YouTube Data API v3 root.")
     api_key: SecretStr | None = Field(None, description="Google Cloud API key with YouTube Data API v3.")
+    client_id: SecretStr | None = Field(
+        None, description="OAuth client id (Google Cloud console) that renews the reply token; replies only."
+    )
+    client_secret: SecretStr | None = Field(None, description="That OAuth client's secret.")
+    reply_refresh_token: SecretStr | None = Field(
+        None,
+        description="Refresh token of the channel owner with the youtube.force-ssl scope; with client_id "
+        "and client_secret each reply gets a fresh access token (an API key cannot post).",
+    )
+    reply_access_token: SecretStr | None = Field(
+        None,
+        description="Fixed OAuth bearer token (youtube.force-ssl scope, lasts about 1 h) for posting replies "
+        "when no reply_refresh_token is set.",
+    )
+    token_uri: str = Field(GOOGLE_TOKEN_URI, description="Google's OAuth 2.0 token endpoint (reply tokens).")
     max_requests: int = Field(
         200, ge=1, description="Request budget per run (each commentThreads call costs 1 quota unit)."
     )

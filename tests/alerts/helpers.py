@@ -25,8 +25,18 @@ def review(key: str) -> dict[str, Any]:
 
 
 def make_settings(tmp_path: Path, **slack: Any) -> EarshotSettings:
-    """Settings for tests: no bot token unless given, loopback Slack, short timeouts."""
-    slack_cfg: dict[str, Any] = {"bot_token": None, "timeout_seconds": 1.0, "max_attempts": 5}
+    """Settings for tests: no bot token unless given, loopback Slack, short timeouts.
+
+    Messages are in English and times in UTC unless a test asks for ``language="pl"`` (the product's
+    default): most tests here are about layout, escaping and delivery, and read the English text.
+    """
+    slack_cfg: dict[str, Any] = {
+        "bot_token": None,
+        "timeout_seconds": 1.0,
+        "max_attempts": 5,
+        "language": "en",
+        "timezone": "UTC",
+    }
     slack_cfg.update(slack)
     return EarshotSettings(data_dir=tmp_path, public_url=PUBLIC_URL, slack=slack_cfg)
 

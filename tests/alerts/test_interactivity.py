@@ -136,8 +136,13 @@ class Harness:
 
 
 def make_interactive_settings(
-    tmp_path: Path, slack: FakeSlack, replies: FakeReplyApi, signing_secret: str | None = SECRET
+    tmp_path: Path,
+    slack: FakeSlack,
+    replies: FakeReplyApi,
+    signing_secret: str | None = SECRET,
+    sources: dict[str, Any] | None = None,
 ) -> EarshotSettings:
+    """``sources`` adds other sources' settings (their reply APIs) to Google's, which is the fake's."""
     return EarshotSettings(
         data_dir=tmp_path,
         public_url=PUBLIC_URL,
@@ -151,7 +156,10 @@ def make_interactive_settings(
             "interactivity_port": 0,
             "per_channel_interval_seconds": 0,
         },
-        sources={"google_business": {"base_url": replies.url, "access_token": replies.google_token}},
+        sources={
+            "google_business": {"base_url": replies.url, "access_token": replies.google_token},
+            **(sources or {}),
+        },
     )
 
 
@@ -165,10 +173,11 @@ def running(
     signing_secret: str | None = SECRET,
     on_changed: Callable[[int], None] | None = None,
     embedder: Embedder | None = None,
+    sources: dict[str, Any] | None = None,
 ) -> Iterator[Harness]:
     """``serve_interactivity()`` for real (uvicorn on a free loopback port); the Slack message is re-rendered
     on change."""
-    settings = make_interactive_settings(tmp_path, slack, replies, signing_secret)
+    settings = make_interactive_settings(tmp_path, slack, replies, signing_secret, sources)
     sender = SlackSender(settings)
     changed: list[int] = []
 

@@ -14,10 +14,11 @@ function wireReplyCounter() {
   if (!area || !out) return;
   const limit = parseInt(area.dataset.limit || "0", 10);
   const unit = area.dataset.unit || "characters";
+  const unitLabel = area.dataset.unitLabel || unit; // the unit in the page's language (znaków, bajtów)
   const button = document.getElementById("post-reply");
   updateReplyCounter = () => {
     const used = replyLength(area.value, unit);
-    out.textContent = limit ? `${used} / ${limit} ${unit}` : `${used} ${unit}`;
+    out.textContent = limit ? `${used} / ${limit} ${unitLabel}` : `${used} ${unitLabel}`;
     const over = limit > 0 && used > limit;
     out.classList.toggle("error", over);
     if (button) button.disabled = over || used === 0;
@@ -43,7 +44,24 @@ window.addEventListener("pageshow", () => {
   updateReplyCounter();
 });
 
+// Sources without a reply API: copy the reply to the clipboard; the link itself opens the item's page.
+function wireCopyReply() {
+  const area = document.querySelector("#reply-form textarea[name=text]");
+  const copy = document.querySelector("[data-copy-reply]");
+  if (!area || !copy) return;
+  copy.addEventListener("click", () => {
+    const text = area.value.trim();
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(text).catch(() => {});
+    } else {
+      area.select();
+      document.execCommand("copy");
+    }
+  });
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   wireReplyCounter();
+  wireCopyReply();
   wireSingleSubmit();
 });
