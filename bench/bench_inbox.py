@@ -14,6 +14,8 @@ dropped; ``--no-postgres`` skips it):
    every mention), both timed;
 5. **after**: each case through ``monitor.web.queries.inbox_page``, and a few through ``GET /inbox`` of
    the real app over HTTP (sign-in included once, not timed).
+6. the orders of revision 0010 (``sort=time asc|reach|severity|sla``, ``SORT_CASES``): without its indexes
+   (``inbox_schema.drop_sort_indexes``), then with them (``--no-sorts`` skips this; ``--only sort=`` alone).
 
 The "before" search column is the old substring search; its hit counts differ from the new matcher's by
 design (``kurier`` as a substring also finds "kurierski" and misses nothing inflected only by its ending).
@@ -102,6 +104,25 @@ CASES: list[tuple[str, dict[str, str]]] = [
     ("q=kurier+negative+target", {"q": "kurier", "sentiment": "negative", "target": "Sklep Nowak"}),
     ("q=sanepid (no hit)", {"q": "sanepid"}),
 ]
+# The orders of revision 0010 (monitor.web.inbox_sort), measured without and with its indexes.
+SORT_CASES: list[tuple[str, dict[str, str]]] = [
+    ("sort=time asc", {"sort": "time", "dir": "asc"}),
+    ("sort=reach", {"sort": "reach"}),
+    ("sort=reach asc", {"sort": "reach", "dir": "asc"}),
+    ("sort=reach, page 200", {"sort": "reach", "page": "200"}),
+    ("sort=reach+source=mastodon", {"sort": "reach", "source": "mastodon"}),
+    ("sort=severity", {"sort": "severity"}),
+    ("sort=severity asc", {"sort": "severity", "dir": "asc"}),
+    ("sort=severity, page 200", {"sort": "severity", "page": "200"}),
+    ("sort=severity+target", {"sort": "severity", "target": "Księgarnia 7"}),
+    ("sort=sla", {"sort": "sla"}),
+    ("sort=sla, page 20", {"sort": "sla", "page": "20"}),
+    ("sort=sla+status=unhandled", {"sort": "sla", "status": "unhandled"}),
+    ("sort=sla, page 2000 (rest)", {"sort": "sla", "page": "2000"}),
+    ("sort=reach+q=kurier", {"sort": "reach", "q": "kurier"}),
+    ("sort=sla+q=kurier", {"sort": "sla", "q": "kurier"}),
+]
+SLA_MINUTES = {"urgent": 60.0, "negative": 1440.0}
 
 
 def _texts(rng: random.Random, count: int) -> Iterator[tuple[str, str, str | None]]:
@@ -117,6 +138,7 @@ def _texts(rng: random.Random, count: int) -> Iterator[tuple[str, str, str | Non
 def fill(engine: Engine, rows: int, seed: int = 7) -> None:
     """Bulk-load ``rows`` mentions with one score each and alerts on some (Core executemany / COPY)."""
     rng = random.Random(seed)
+    reach_rng = random.Random(seed + 1)  # its own stream: the rest of the data is as before revision 0010
     start = datetime(2025, 1, 1, tzinfo=UTC)
     span = int(timedelta(days=730).total_seconds())
     with engine.begin() as conn:
@@ -131,6 +153,7 @@ def fill(engine: Engine, rows: int, seed: int = 7) -> None:
         for body, author, lang in _texts(rng, min(batch, rows - offset)):
             mention_id += 1
             created = start + timedelta(seconds=rng.randrange(span))
+            reach = int(reach_rng.paretovariate(1.2) * 100) if reach_rng.random() < 0.1 else None
             label = rng.choices(("negative", "neutral", "positive"), (35, 35, 30))[0]
             urgency = (
                 rng.choices(("none", "elevated", "critical"), (96, 3, 1))[0]
@@ -141,7 +164,7 @@ def fill(engine: Engine, rows: int, seed: int = 7) -> None:
                 "id": mention_id, "source": rng.choices(SOURCES, SOURCE_WEIGHTS)[0], "external_id": f"e{mention_id}",
                 "target_id": rng.randint(1, len(TARGETS)), "author": author, "text": body, "lang": lang,
                 "created_at": None if rng.random() < 0.02 else created, "first_seen_at": created,
-                "last_seen_at": created, "version": 1,
+                "last_seen_at": created, "version": 1, "reach": reach,
             })  # fmt: skip
             scores.append({
                 "mention_id": mention_id, "mention_version": 1, "label": label, "urgency": urgency,
@@ -154,7 +177,8 @@ def fill(engine: Engine, rows: int, seed: int = 7) -> None:
                 handled = rng.random() < 0.7
                 alerts.append({
                     "dedupe_key": f"mention:{mention_id}:alert", "mention_id": mention_id, "mention_version": 1,
-                    "kind": "negative", "severity": "negative", "reason": "r", "channel": "#c", "status": "sent",
+                    "kind": "negative", "severity": "urgent" if urgency == "critical" else "negative",
+                    "reason": "r", "channel": "#c", "status": "sent", "sent_at": created,
                     "attempts": 1, "created_at": created, "handled_at": created if handled else None,
                     "assignee": None if handled else rng.choice((None, "U0AGENT01", "U0AGENT02")),
                     "payload": "{}", "broadcast": False, "state_version": 0, "synced_version": 0,
@@ -198,16 +222,35 @@ def _timed(call: Callable[[], Any], repeats: int) -> tuple[float, float]:
 
 
 def _page_ids(engine: Engine, filters: Any, page_size: int, timezone: str) -> list[int]:
-    return [row.id for row in inbox_page(engine, filters, page_size, timezone).rows]
+    return [row.id for row in inbox_page(engine, filters, page_size, timezone, SLA_MINUTES.get).rows]
 
 
-def measure(engine: Engine, name: str, repeats: int, before: bool) -> dict[str, tuple[float, float, int]]:
+def measure_sorts(engine: Engine, kind: str, repeats: int) -> None:
+    """The new orders without revision 0010's indexes ("before"), then with them ("after")."""
+    with engine.begin() as conn:
+        inbox_schema.drop_sort_indexes(conn)
+    before = measure(engine, kind, max(3, repeats // 3), True, SORT_CASES)
+    with engine.begin() as conn:
+        inbox_schema.install(conn)
+        conn.execute(text("ANALYZE"))
+    after = measure(engine, kind, repeats, False, SORT_CASES)
+    print(f"\n{kind}: the orders of revision 0010 (ms; before = without its indexes)")
+    print(f"| {'case':28} | before p50 | before p95 | after p50 | after p95 | rows |")
+    print(f"|{'-' * 30}|-----------:|-----------:|----------:|----------:|-----:|")
+    for label, (p50, p95, hits) in after.items():
+        b = before.get(label, (float("nan"),) * 3)
+        print(f"| {label:28} | {b[0]:10.1f} | {b[1]:10.1f} | {p50:9.1f} | {p95:9.1f} | {hits:4} |")
+
+
+def measure(
+    engine: Engine, name: str, repeats: int, before: bool, cases: list[tuple[str, dict[str, str]]] = CASES
+) -> dict[str, tuple[float, float, int]]:
     out = {}
-    for label, query in CASES:
+    for label, query in cases:
         if ONLY and not label.startswith(ONLY):
             continue
         filters = parse_filters(query)
-        page = inbox_page_before if before else _page_ids
+        page = inbox_page_before if before and cases is CASES else _page_ids
         call: Callable[[], Any] = functools.partial(page, engine, filters, PAGE_SIZE, "Europe/Warsaw")
         hits = len(call())  # warm-up; the page's size
         p50, p95 = _timed(call, repeats)
@@ -295,6 +338,8 @@ def run(kind: str, args: argparse.Namespace) -> None:
                 continue
             b, a = before.get(label, (float("nan"),) * 3), after[label]
             print(f"| {label:28} | {b[0]:10.1f} | {b[1]:10.1f} | {a[0]:9.1f} | {a[1]:9.1f} |")
+        if args.sorts:
+            measure_sorts(engine, kind, args.repeats)
         if args.http:
             measure_http(engine, args.repeats)
 
@@ -308,6 +353,7 @@ def main() -> int:
     parser.add_argument("--no-sqlite", action="store_true")
     parser.add_argument("--no-http", dest="http", action="store_false")
     parser.add_argument("--no-before", dest="before", action="store_false", help="skip the pre-0008 query")
+    parser.add_argument("--no-sorts", dest="sorts", action="store_false", help="skip revision 0010's orders")
     parser.add_argument("--only", default="", help="only the cases whose label starts so (e.g. q=)")
     args = parser.parse_args()
     global ONLY

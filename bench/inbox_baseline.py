@@ -16,7 +16,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
 from monitor.core.models import Alert, AlertKind, Mention, SentimentScore, TargetRow
-from monitor.web.queries import Filters, _alert_condition, _day_after, _local_midnight, _row, _when_expr
+from monitor.web.inbox_rows import make_row as _row
+from monitor.web.queries import Filters, _alert_condition, _day_after, _local_midnight, _when_expr
 
 
 def _like_pattern(text: str) -> str:

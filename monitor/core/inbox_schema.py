@@ -9,7 +9,8 @@ function). Revision 0008 and a fresh database (:func:`monitor.core.migrations.en
 **Sort indexes.** The inbox is newest first by ``coalesce(created_at, first_seen_at)``; without an index on
 that expression every page sorted all mentions (0.8 s at a million). The same expression leads indexes for
 the source and target filters, and ``sentiment_scores (mention_id, mention_version, id)`` answers "the
-newest score of this version" from the index alone.
+newest score of this version" from the index alone. Revision 0010 adds those of the other orders (reach,
+severity, SLA due: :data:`SORT_INDEXES`, see ``monitor.web.inbox_sort``).
 
 **Search index.** What a search matches is decided by the alert keyword matcher
 (:mod:`sentiment.keywords`), in Python, over folded text; the index only narrows the candidates. It holds,
@@ -42,7 +43,9 @@ from sqlalchemy.engine import Connection
 __all__ = [
     "QUEUE_TABLE",
     "SEARCH_TABLE",
+    "SORT_INDEXES",
     "SearchIndexUnavailable",
+    "drop_sort_indexes",
     "enqueue_all",
     "install",
     "is_inbox_object",
@@ -61,7 +64,14 @@ _INDEXES: Final = (
     ("ix_inbox_score_current", "sentiment_scores", "mention_id, mention_version, id"),
     ("ix_inbox_score_label", "sentiment_scores", "label, mention_id"),
     ("ix_inbox_score_urgency", "sentiment_scores", "urgency, mention_id"),
+    # Revision 0010: the inbox's other orders (monitor.web.inbox_sort). Reach, either way, from the index;
+    # the severity and SLA orders start from the few alerts of one severity / the open ones.
+    ("ix_inbox_reach", "mentions", "reach, id"),
+    ("ix_inbox_alert_severity", "alerts", "severity, mention_id, id"),
+    ("ix_inbox_alert_open", "alerts", "handled_at, severity, mention_id, id"),
 )
+SORT_INDEXES: Final = ("ix_inbox_reach", "ix_inbox_alert_severity", "ix_inbox_alert_open")
+"""The indexes revision 0010 adds (its downgrade drops them; the rest belong to 0008)."""
 
 _SQLITE_SEARCH: Final = (
     f"CREATE TABLE IF NOT EXISTS {QUEUE_TABLE} (seq INTEGER PRIMARY KEY, mention_id INTEGER NOT NULL)",
@@ -167,6 +177,12 @@ def enqueue_all(conn: Connection) -> int:
     """Queue every stored mention for indexing (an upgraded database's backfill); returns how many."""
     result = conn.execute(text(f"INSERT INTO {QUEUE_TABLE} (mention_id) SELECT id FROM mentions ORDER BY id"))
     return int(result.rowcount or 0)
+
+
+def drop_sort_indexes(conn: Connection) -> None:
+    """Drop the indexes of revision 0010 (its downgrade; the bench measures the orders without them)."""
+    for name in SORT_INDEXES:
+        conn.execute(text(f"DROP INDEX IF EXISTS {name}"))
 
 
 def uninstall(conn: Connection) -> None:

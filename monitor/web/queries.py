@@ -13,12 +13,14 @@ Each row joins the mention with its target, the newest sentiment score of its cu
 newest top-level alert (the alert loop's state: handled, assigned, open). An item's status is
 ``handled`` (its alert is handled), ``assigned`` (open and assigned), ``open`` (alerted, nobody on it)
 or ``none`` (never alerted); the ``unhandled`` filter means alerted and not handled.
+
+Other orders than newest first (``sort``: reach, severity, SLA due) and the tag filter: see
+:mod:`monitor.web.inbox_sort` and :mod:`monitor.web.tags`; the rows themselves: :mod:`monitor.web.inbox_rows`.
 """
 
 from __future__ import annotations
 
-import unicodedata
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Final, cast
@@ -40,10 +42,25 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
 from monitor.core.models import Alert, AlertKind, Mention, SentimentScore, TargetRow
-from monitor.core.timeutil import as_utc
-from monitor.web.search import CATCH_UP_ROWS, SearchError, index_pending, parse_search
+from monitor.web.inbox_filters import (
+    MAX_PAGE,
+    MAX_Q,
+    SENTIMENTS,
+    STATUSES,
+    URGENCIES,
+    FilterError,
+    Filters,
+    parse_filters,
+)
+from monitor.web.inbox_rows import InboxRow, SlaMinutes, make_row
+from monitor.web.inbox_sort import Segment, page_ids, segments
+from monitor.web.inbox_sort import when_expr as _when_expr
+from monitor.web.search import CATCH_UP_ROWS, index_pending, parse_search
+from monitor.web.tags import known_tags, tag_condition, tags_of
 
 __all__ = [
+    "MAX_PAGE",
+    "MAX_Q",
     "SENTIMENTS",
     "STATUSES",
     "URGENCIES",
@@ -55,166 +72,13 @@ __all__ = [
     "parse_filters",
 ]
 
-SENTIMENTS: Final = ("negative", "neutral", "positive")
-URGENCIES: Final = ("none", "elevated", "critical")
-STATUSES: Final = ("handled", "unhandled")
-FILTER_NAMES: Final = (
-    "target",
-    "source",
-    "sentiment",
-    "urgency",
-    "status",
-    "assignee",
-    "date_from",
-    "date_to",
-    "q",
-)
 _RARE_URGENCIES: Final = ("elevated", "critical")
-MAX_Q: Final = 200
-MAX_PAGE: Final = 100_000
-EXCERPT_CHARS: Final = 220
 _WALK_BATCH: Final = 500
 """Mentions a search reads per step of its newest-first walk (one query each)."""
 _MAX_BATCH: Final = 4_000
 """The walk's batches double up to this (a deep page of a common word: fewer round trips)."""
 _RARE_SHARE: Final = 20
 """A word found in fewer than one walked row in this many is rare: the search index takes over."""
-
-
-class FilterError(ValueError):
-    """A filter value the inbox cannot use; the message names the field and what it accepts."""
-
-
-@dataclass(frozen=True)
-class Filters:
-    """The inbox's filters as given in the query string (empty = not filtered)."""
-
-    target: str = ""
-    source: str = ""
-    sentiment: str = ""
-    urgency: str = ""
-    status: str = ""
-    assignee: str = ""
-    date_from: date | None = None
-    date_to: date | None = None
-    q: str = ""
-    page: int = 1
-
-    def params(self) -> dict[str, str]:
-        """The non-empty filters as query parameters (without the page), for links and exports."""
-        out: dict[str, str] = {}
-        for name in FILTER_NAMES:
-            value = getattr(self, name)
-            if value:
-                out[name] = value.isoformat() if isinstance(value, date) else str(value)
-        return out
-
-
-def _one_of(name: str, value: str, allowed: tuple[str, ...]) -> str:
-    if value and value not in allowed:
-        raise FilterError(f"{name} must be one of {', '.join(allowed)} (got {value[:40]!r})")
-    return value
-
-
-def _day(name: str, value: str) -> date | None:
-    if not value:
-        return None
-    try:
-        return date.fromisoformat(value)
-    except ValueError as exc:
-        raise FilterError(f"{name} must be a date as YYYY-MM-DD (got {value[:40]!r})") from exc
-
-
-def parse_filters(query: Mapping[str, str]) -> Filters:
-    """Filters from a query string; :class:`FilterError` for a value no filter accepts."""
-
-    def get(name: str) -> str:
-        value = (query.get(name) or "").strip()
-        if "\x00" in value:  # no stored text holds one, and PostgreSQL refuses it in a query (a 500)
-            raise FilterError(f"{name} must not contain a NUL character (%00)")
-        return value
-
-    page_text = get("page") or "1"
-    if not page_text.isdecimal() or not 1 <= int(page_text) <= MAX_PAGE:
-        raise FilterError(f"page must be a whole number from 1 (got {page_text[:20]!r})")
-    filters = Filters(
-        target=get("target")[:200],
-        source=get("source")[:64],
-        sentiment=_one_of("sentiment", get("sentiment"), SENTIMENTS),
-        urgency=_one_of("urgency", get("urgency"), URGENCIES),
-        status=_one_of("status", get("status"), STATUSES),
-        assignee=get("assignee")[:200],
-        date_from=_day("date_from", get("date_from")),
-        date_to=_day("date_to", get("date_to")),
-        q=unicodedata.normalize("NFC", get("q"))[:MAX_Q],
-        page=int(page_text),
-    )
-    if filters.date_from and filters.date_to and filters.date_from > filters.date_to:
-        raise FilterError("date_from is after date_to")
-    if filters.q:
-        try:
-            parse_search(filters.q)
-        except SearchError as exc:
-            raise FilterError(str(exc)) from None
-    return filters
-
-
-@dataclass(frozen=True)
-class InboxRow:
-    """One mention as the inbox and the exports show it."""
-
-    id: int
-    when: datetime | None
-    source: str
-    target: str | None
-    author: str | None
-    text: str
-    url: str | None
-    lang: str | None
-    rating: float | None
-    reach: int | None
-    label: str | None
-    score: float | None
-    confidence: float | None
-    urgency: str | None
-    alert_id: int | None
-    status: str
-    assignee: str | None
-    handled_by: str | None
-    handled_at: datetime | None
-
-    @property
-    def excerpt(self) -> str:
-        text = " ".join(self.text.split())
-        return text if len(text) <= EXCERPT_CHARS else text[: EXCERPT_CHARS - 1] + "…"
-
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON export's record (times as ISO 8601 UTC)."""
-        return {
-            "id": self.id,
-            "time": _iso(self.when),
-            "source": self.source,
-            "target": self.target,
-            "author": self.author,
-            "text": self.text,
-            "url": self.url,
-            "lang": self.lang,
-            "rating": self.rating,
-            "reach": self.reach,
-            "sentiment": self.label,
-            "sentiment_score": self.score,
-            "confidence": self.confidence,
-            "urgency": self.urgency,
-            "alert_id": self.alert_id,
-            "status": self.status,
-            "assignee": self.assignee,
-            "handled_by": self.handled_by,
-            "handled_at": _iso(self.handled_at),
-        }
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return as_utc(moment).isoformat() if moment is not None else None
 
 
 @dataclass
@@ -225,10 +89,7 @@ class InboxPage:
     filters: Filters
     targets: list[str] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
-
-
-def _when_expr() -> ColumnElement[Any]:
-    return func.coalesce(col(Mention.created_at), col(Mention.first_seen_at))
+    tags: list[str] = field(default_factory=list)
 
 
 def _local_midnight(day: date, zone: ZoneInfo) -> datetime | None:
@@ -341,45 +202,11 @@ def _statement(
     end = _local_midnight(end_day, zone) if end_day else None
     if end is not None:
         conditions.append(when < end)
+    if filters.tag:
+        conditions.append(tag_condition(filters.tag))
     if filters.q:
         conditions.append(parse_search(filters.q).condition(session.get_bind().dialect.name))
     return stmt.where(*conditions).order_by(when.desc(), col(Mention.id).desc())
-
-
-def _status(alert: Alert | None) -> str:
-    if alert is None:
-        return "none"
-    if alert.handled_at is not None:
-        return "handled"
-    return "assigned" if alert.assignee else "open"
-
-
-def _row(
-    mention: Mention, target: str | None, score: SentimentScore | None, alert: Alert | None, when: Any
-) -> InboxRow:
-    assert mention.id is not None
-    moment = when if isinstance(when, datetime) else mention.created_at or mention.first_seen_at
-    return InboxRow(
-        id=mention.id,
-        when=as_utc(moment) if moment is not None else None,
-        source=mention.source,
-        target=target,
-        author=mention.author,
-        text=mention.text,
-        url=mention.url,
-        lang=mention.lang,
-        rating=mention.rating,
-        reach=mention.reach,
-        label=score.label if score else None,
-        score=score.score if score else None,
-        confidence=score.confidence if score else None,
-        urgency=score.urgency if score else None,
-        alert_id=alert.id if alert else None,
-        status=_status(alert),
-        assignee=alert.assignee if alert else None,
-        handled_by=alert.handled_by if alert else None,
-        handled_at=as_utc(alert.handled_at) if alert and alert.handled_at else None,
-    )
 
 
 # The distinct sources by a skip scan of ix_mentions_source (a handful of index probes): a plain DISTINCT
@@ -414,8 +241,17 @@ def _sort_key(dialect: str) -> ColumnElement[Any]:
     return type_coerce(when, String) if dialect == "sqlite" else when
 
 
-def _searched_ids(session: Session, filters: Filters, timezone: str, offset: int, wanted: int) -> list[int]:
-    """Up to ``wanted`` ids after ``offset`` that the matcher confirms, in inbox order.
+def _searched_ids(
+    session: Session,
+    filters: Filters,
+    timezone: str,
+    offset: int,
+    wanted: int,
+    extra: Sequence[ColumnElement[bool]] = (),
+) -> tuple[list[int], int]:
+    """Up to ``wanted`` ids after ``offset`` that the matcher confirms, newest first, and how many it confirmed.
+
+    ``extra`` narrows the walk to one segment of another order (:mod:`monitor.web.inbox_sort`).
 
     The cost follows the page, not the number of index hits. First the filtered mentions are walked
     newest first, in batches (keyset on the sort key) that grow from ``_WALK_BATCH``, and the matcher
@@ -433,7 +269,7 @@ def _searched_ids(session: Session, filters: Filters, timezone: str, offset: int
     confirmed = 0
     walked = 0
     key: tuple[Any, int] | None = None
-    base = _statement(session, plain, timezone, ids_only=True, searching=True)
+    base = _statement(session, plain, timezone, ids_only=True, searching=True).where(*extra)
     size = _WALK_BATCH
     # After a first batch shows the word is common, PostgreSQL checks the index per row
     # (search.row_condition: the sort index walked, mention_search's key probed), so a deep page confirms
@@ -449,17 +285,27 @@ def _searched_ids(session: Session, filters: Filters, timezone: str, offset: int
                 if confirmed > offset:
                     ids.append(mention_id)
                     if len(ids) >= wanted:
-                        return ids
+                        return ids, confirmed
         walked += len(batch)
         if len(batch) < size:
-            return ids  # every filtered mention seen
+            return ids, confirmed  # every filtered mention seen
         if not per_row and confirmed * _RARE_SHARE < walked:
             break
         if dialect == "postgresql":
             per_row = [search.row_condition()]
         size = min(size * 2, _MAX_BATCH)
-    indexed = base.where(*_after(key, dialect), search.condition(dialect)).execution_options(yield_per=500)
-    result = session.execute(indexed)
+    return _confirm(session, base.where(*_after(key, dialect)), filters.q, offset, wanted, (ids, confirmed))
+
+
+def _confirm(
+    session: Session, stmt: Select[Any], q: str, offset: int, wanted: int, found: tuple[list[int], int]
+) -> tuple[list[int], int]:
+    """Stream the search index's candidates of ``stmt`` in its order; the matcher confirms each."""
+    search = parse_search(q)
+    ids, confirmed = found
+    result = session.execute(
+        stmt.where(search.condition(session.get_bind().dialect.name)).execution_options(yield_per=500)
+    )
     try:
         for mention_id, body, author, _when in result:
             if search.matches(body, author):
@@ -470,26 +316,85 @@ def _searched_ids(session: Session, filters: Filters, timezone: str, offset: int
                         break
     finally:
         result.close()
-    return ids
+    return ids, confirmed
 
 
-def inbox_page(engine: Engine, filters: Filters, page_size: int, timezone: str) -> InboxPage:
-    """One page of the filtered inbox, plus the targets and sources the filter menus offer."""
+def _confirm_ordered(
+    session: Session, stmt: Select[Any], q: str, offset: int, wanted: int
+) -> tuple[list[int], int]:
+    """A search within another order: the first rows walked and confirmed in Python (a common word fills
+    the page there), and when few of them match, the search index's candidates from the start instead."""
+    search = parse_search(q)
+    ids: list[int] = []
+    confirmed = walked = 0
+    for mention_id, body, author, _when in session.execute(stmt.limit(_MAX_BATCH)):
+        walked += 1
+        if search.matches(body, author):
+            confirmed += 1
+            if confirmed > offset:
+                ids.append(mention_id)
+                if len(ids) >= wanted:
+                    return ids, confirmed
+    if walked < _MAX_BATCH:
+        return ids, confirmed  # the whole segment seen
+    return _confirm(session, stmt, q, offset, wanted, ([], 0))
+
+
+def _fetch(
+    session: Session, filters: Filters, timezone: str, part: Segment, skip: int, need: int
+) -> tuple[list[int], int]:
+    """One segment's ids for :func:`monitor.web.inbox_sort.page_ids` (a search confirms each)."""
+    if filters.q and part.order_by is None:
+        return _searched_ids(session, filters, timezone, skip, need, part.conditions)
+    stmt = _statement(session, replace(filters, q=""), timezone, ids_only=True, searching=bool(filters.q))
+    stmt = stmt.where(*part.conditions)
+    if part.join is not None:
+        stmt = stmt.join(part.join, part.join.c.mention_id == col(Mention.id))
+    if part.order_by is not None:
+        stmt = stmt.order_by(None).order_by(*part.order_by)
+    if filters.q:
+        return _confirm_ordered(session, stmt, filters.q, skip, need)
+    got = list(session.execute(stmt.limit(need).offset(skip)).scalars())
+    if got or not skip:
+        return got, skip + len(got)
+    counted = select(func.count()).select_from(stmt.order_by(None).subquery())
+    return got, int(session.execute(counted).scalar_one())
+
+
+def inbox_page(
+    engine: Engine, filters: Filters, page_size: int, timezone: str, sla: SlaMinutes | None = None
+) -> InboxPage:
+    """One page of the filtered inbox in its order, plus the targets, sources and tags the menus offer.
+
+    ``sla`` (``settings.alerts.sla.minutes_for``) gives the rows their SLA due time and the ``sla`` order
+    its key; without it that order is newest first.
+    """
     if filters.q:
         index_pending(engine, CATCH_UP_ROWS)  # newly stored mentions; what is left stays a candidate
     with Session(engine) as session:
         offset = (filters.page - 1) * page_size
-        if filters.q:
-            ids = _searched_ids(session, filters, timezone, offset, page_size + 1)
-        else:
-            ids_stmt = _statement(session, filters, timezone, ids_only=True)
-            ids = list(session.execute(ids_stmt.limit(page_size + 1).offset(offset)).scalars())
-        page_ids = ids[:page_size]
-        rows_stmt = _statement(session, Filters(), timezone).where(col(Mention.id).in_(page_ids or [-1]))
-        rows = [_row(*r) for r in session.execute(rows_stmt).all()]
+        parts = segments(session, filters.sort, filters.direction, sla or _no_sla)
+
+        def fetch(part: Segment, skip: int, need: int) -> tuple[list[int], int]:
+            return _fetch(session, filters, timezone, part, skip, need)
+
+        ids = page_ids(parts, fetch, offset, page_size + 1)
+        shown = ids[:page_size]
+        position = {mention_id: i for i, mention_id in enumerate(shown)}
+        tags = tags_of(session, shown)
+        rows_stmt = _statement(session, Filters(), timezone).where(col(Mention.id).in_(shown or [-1]))
+        found = session.execute(rows_stmt).all()
+        rows = sorted(
+            (make_row(*r, sla=sla, tags=tags.get(r[0].id, ())) for r in found), key=lambda r: position[r.id]
+        )
         targets = list(session.execute(select(col(TargetRow.name)).order_by(col(TargetRow.name))).scalars())
         sources = list(session.execute(_SOURCES).scalars())
-    return InboxPage(rows, filters.page, len(ids) > page_size, filters, targets, sources)
+        menu_tags = known_tags(session)
+    return InboxPage(rows, filters.page, len(ids) > page_size, filters, targets, sources, menu_tags)
+
+
+def _no_sla(_severity: str) -> float | None:
+    return None
 
 
 def filtered_rows(engine: Engine, filters: Filters, timezone: str, batch: int = 500) -> Iterator[InboxRow]:
@@ -501,4 +406,4 @@ def filtered_rows(engine: Engine, filters: Filters, timezone: str, batch: int = 
         stmt = _statement(session, filters, timezone).execution_options(yield_per=batch)
         for r in session.execute(stmt):
             if search is None or search.matches(r[0].text, r[0].author):
-                yield _row(*r)
+                yield make_row(*r)

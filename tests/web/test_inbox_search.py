@@ -205,7 +205,7 @@ def test_an_upgraded_database_indexes_the_mentions_it_already_had(db_url: str) -
                 "'2026-11-20 10:00:00+00', '2026-11-20 10:00:00+00', 1)"
             )
         )
-    assert ensure_schema(engine).applied == ("0008",)
+    assert ensure_schema(engine).applied[0] == "0008"  # then the revisions after it
     assert pending_count(engine) == 1  # queued by the revision: found even before it is indexed
     assert _searched(engine, "reklamacja") == [1]
     assert index_all(engine) == 0  # the search indexed it already

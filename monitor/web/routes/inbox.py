@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from monitor.web.deps import EngineDep, SessionDep, SettingsDep, WebDep
+from monitor.web.inbox_sort import SORTS
 from monitor.web.openapi import FILTER_PARAMETERS, html
 from monitor.web.queries import SENTIMENTS, STATUSES, URGENCIES, FilterError, inbox_page, parse_filters
 
@@ -34,8 +35,12 @@ def inbox(
     try:
         filters = parse_filters(request.query_params)
     except FilterError as exc:
-        return web.error_page(request, session, 400, "Bad filter", str(exc))
-    page = inbox_page(engine, filters, settings.web.page_size, settings.digest.timezone)
+        values = dict(exc.values)
+        if "reason" in values:  # a search query's problem, itself a message of the catalogue
+            values["reason"] = web.t(request, session, values["reason"])
+        return web.error_page(request, session, 400, "Bad filter", exc.template, **values)
+    sla = settings.alerts.sla.minutes_for
+    page = inbox_page(engine, filters, settings.web.page_size, settings.web.timezone, sla)
     params = filters.params()
     query = urlencode(params)
 
@@ -54,4 +59,6 @@ def inbox(
         sentiments=SENTIMENTS,
         urgencies=URGENCIES,
         statuses=STATUSES,
+        sorts=SORTS,
+        here=urlencode({**params, "page": str(page.page)}),
     )

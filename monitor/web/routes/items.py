@@ -33,6 +33,7 @@ from monitor.web.deps import (
 )
 from monitor.web.item import load_item
 from monitor.web.openapi import ACTION_RESPONSES, html
+from monitor.web.tags import item_tags
 
 __all__ = ["router"]
 
@@ -56,10 +57,11 @@ def recorded_as(user: str) -> str:
 def item_page(
     request: Request, mention_id: KnownItem, web: WebDep, session: SessionDep, settings: SettingsDep
 ) -> Response:
-    item = load_item(web.engine, settings, mention_id)
+    item = load_item(web.engine, settings, mention_id, web.language(request, session))
     if item is None:  # deleted between the check and the read
         raise UnknownItem(mention_id)
-    return web.render(request, session, "item.html", item=item, sentiments=SENTIMENT_LABELS)
+    tags = item_tags(web.engine, mention_id)
+    return web.render(request, session, "item.html", item=item, sentiments=SENTIMENT_LABELS, tags=tags)
 
 
 def _change_alert(
@@ -69,16 +71,20 @@ def _change_alert(
     tasks: BackgroundTasks,
     change: Callable[[int, str], bool],
     messages: tuple[str, str],
+    **values: str,
 ) -> Response:
-    """The item's alert, one state change, a Slack sync after the response, a flash (CSRF checked before)."""
+    """The item's alert, one state change, a Slack sync after the response, a flash (CSRF checked before).
+
+    ``messages`` (done, unchanged) are English msgids the next page translates, ``values`` filled in.
+    """
     alert = web.main_alert(mention_id)
     if alert is None or alert.id is None:
         return web.back_to_item(mention_id, "This item has no alert to act on.", "error")
     done, unchanged = messages
     if not change(alert.id, recorded_as(user)):
-        return web.back_to_item(mention_id, unchanged)
+        return web.back_to_item(mention_id, unchanged, **values)
     tasks.add_task(web.sync_slack, alert.id)
-    return web.back_to_item(mention_id, done)
+    return web.back_to_item(mention_id, done, **values)
 
 
 @router.post("/handle", **ACTION)
@@ -128,12 +134,17 @@ def assign_item(
     def change(alert_id: int, who: str) -> bool:
         return assign(engine, alert_id, assigned, who, web.clock())
 
-    done = f"Assigned to {assigned}." if assigned else "Unassigned."
-    return _change_alert(web, mention_id, user, tasks, change, (done, "Nothing changed."))
+    if assigned:
+        # The name is a placeholder value, so the next page translates the sentence around it.
+        return _change_alert(
+            web, mention_id, user, tasks, change, ("Assigned to %(name)s.", "Nothing changed."), name=assigned
+        )
+    return _change_alert(web, mention_id, user, tasks, change, ("Unassigned.", "Nothing changed."))
 
 
 @router.post("/correct", **ACTION)
 def correct(
+    request: Request,
     _: CsrfChecked,
     mention_id: KnownItem,
     web: WebDep,
@@ -144,7 +155,9 @@ def correct(
     label: Annotated[str, Form(description="The right label.", json_schema_extra=_LABELS)] = "",
 ) -> Response:
     if label not in SENTIMENT_LABELS:
-        return web.back_to_item(mention_id, f"Pick one of: {', '.join(SENTIMENT_LABELS)}.", "error")
+        return web.back_to_item(
+            mention_id, "Pick one of: %(labels)s.", "error", labels=", ".join(SENTIMENT_LABELS)
+        )
     who = recorded_as(user)
     alert = web.main_alert(mention_id)
     try:
@@ -155,8 +168,9 @@ def correct(
             with write_session(engine) as db:
                 record_correction(db, mention_id, label, corrected_by=who, via="web")
     except (ActionError, CorrectionError) as exc:
-        return web.back_to_item(mention_id, f"Not saved: {exc}", "error")
-    return web.back_to_item(mention_id, f"Sentiment recorded as {label}. Thank you.")
+        return web.back_to_item(mention_id, "Not saved: %(reason)s", "error", reason=str(exc))
+    shown = web.t(request, session, label)  # the label in the words of whoever corrected it
+    return web.back_to_item(mention_id, "Sentiment recorded as %(label)s. Thank you.", label=shown)
 
 
 @router.post("/reply", **ACTION)
@@ -184,12 +198,16 @@ def reply(
             now=web.clock(),
         )
     except ActionError as exc:
-        return web.back_to_item(mention_id, str(exc), "error")
+        return web.back_to_item(mention_id, str(exc), "error")  # translated when the catalogue has it
     if outcome.status == "failed":
         return web.back_to_item(
-            mention_id, f"Reply not posted: {outcome.detail}. Your text is saved in Earshot.", "error"
+            mention_id,
+            "Reply not posted: %(detail)s. Your text is saved in Earshot.",
+            "error",
+            detail=str(outcome.detail),
         )
     if alert_id is not None:
         tasks.add_task(web.sync_slack, alert_id)
-    message = "Reply posted." if outcome.status == "posted" else f"Reply recorded: {outcome.detail}."
-    return web.back_to_item(mention_id, message)
+    if outcome.status == "posted":
+        return web.back_to_item(mention_id, "Reply posted.")
+    return web.back_to_item(mention_id, "Reply recorded: %(detail)s.", detail=str(outcome.detail))
