@@ -51,6 +51,7 @@ from typing import Final, Literal, cast
 import numpy as np
 import numpy.typing as npt
 
+from sentiment.apology import complained_about
 from sentiment.aspect_lexicon import EXCLUDE, GENERIC, LEXICON, PROTOTYPES, WEAK
 from sentiment.complaints import EMBEDDED_CHARS, ComplaintModel
 from sentiment.embeddings import E5Embedder, Embedder
@@ -440,12 +441,10 @@ class AspectDetector:
         if self.complaints is None or not rows:
             return found
         heads = [texts[i][:EMBEDDED_CHARS] if isinstance(texts[i], str) else "" for i in rows]
-        probs = self.complaints.probabilities(self._embed(heads, embedded))
-        for row, p in zip(rows, probs, strict=True):
-            found[row] = [
-                replace(m, complaint=bool(p[ASPECTS.index(m.aspect)] >= self.complaints.threshold(m.aspect)))
-                for m in found[row]
-            ]
+        model = self.complaints
+        for row, p in zip(rows, model.probabilities(self._embed(heads, embedded)), strict=True):
+            chosen = complained_about(found[row], p.tolist(), model.threshold)
+            found[row] = [replace(m, complaint=m.aspect in chosen) for m in found[row]]
         return found
 
     def _with_sentiment(self, found: list[dict[str, _Evidence]]) -> list[list[AspectMention]]:
