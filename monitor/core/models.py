@@ -327,6 +327,21 @@ class WebSession(SQLModel, table=True):
     expires_at: datetime = Field(sa_type=UTCDateTime, index=True)
 
 
+class WebPreference(SQLModel, table=True):
+    """What a web user chose for themselves (today: the pages' language), kept past every session.
+
+    Keyed by the signed-in name (``[[web.users]]`` username, or the name given with the shared token),
+    so the choice follows the person to another browser and survives logout.
+    """
+
+    __tablename__ = "web_preferences"
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(unique=True, max_length=200)
+    language: str = Field(max_length=8)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
 class LoginThrottle(SQLModel, table=True):
     """Failed sign-ins of one account (``user:<name>``, ``token``) or client address (``addr:<ip>``),
     and until when further attempts from it are refused."""
@@ -352,3 +367,41 @@ class SourceCredential(SQLModel, table=True):
     source: str = Field(unique=True, max_length=64)
     ciphertext: str = Field(sa_column=Column(Text, nullable=False))
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class ReplyTemplate(SQLModel, table=True):
+    """A reply agents saved for one target, aspect and language, used as the suggested reply when it fits.
+
+    ``target`` and ``aspect`` are ``""`` for "any": a template for (target, ``""``) answers every aspect of
+    that target, one for (``""``, aspect) that aspect for every target. Placeholders (``{author}``,
+    ``{contact}``, ...) are filled by :mod:`alerts.reply_template_store` when the reply is suggested.
+    """
+
+    __tablename__ = "reply_templates"
+    __table_args__ = (UniqueConstraint("target", "aspect", "lang", name="uq_reply_template_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    target: str = Field(default="", max_length=200)
+    aspect: str = Field(default="", max_length=64)
+    lang: str = Field(max_length=16)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    updated_by: str = Field(max_length=200)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class MentionTag(SQLModel, table=True):
+    """A team's own label on an item (``zwrot``, ``vip``, ``kurier-dpd``): set in the inbox, filtered by.
+
+    One row per (mention, tag); names are normalised by :func:`monitor.web.tags.normalise_tag` before
+    they are stored (trimmed, lower case, at most 40 characters), so ``VIP`` and ``vip`` are one tag.
+    """
+
+    __tablename__ = "mention_tags"
+    __table_args__ = (UniqueConstraint("mention_id", "tag", name="uq_mention_tag"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    mention_id: int = Field(foreign_key="mentions.id")
+    tag: str = Field(index=True, max_length=40)
+    created_by: str = Field(max_length=200)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -28,6 +28,7 @@ from sqlalchemy.engine import Engine
 
 from alerts.interactivity import INTERACTIVITY_PATH, InteractivityWorker
 from alerts.signature import make_verifier
+from alerts.slack_events import COMMANDS_PATH, EVENTS_PATH
 from alerts.slack_sender import make_sender
 from monitor.core.config import EarshotSettings
 from monitor.web.auth import WebConfigError
@@ -36,7 +37,20 @@ from monitor.web.csrf import CsrfError
 from monitor.web.deps import UnknownItem
 from monitor.web.guard import csrf_rejected, require_session, unknown_item
 from monitor.web.openapi import OPENAPI_URL, install_openapi
-from monitor.web.routes import digests, exports, health, inbox, items, login, slack
+from monitor.web.routes import (
+    bulk,
+    digests,
+    exports,
+    health,
+    inbox,
+    items,
+    language,
+    login,
+    reply_templates,
+    slack,
+    status,
+)
+from monitor.web.routes import tags as item_tags
 
 __all__ = [
     "ServerStartError",
@@ -88,7 +102,7 @@ def create_app(
     if not pages:
         app.include_router(health.slack_router)
         return app
-    public = (INTERACTIVITY_PATH,) if slack_worker is not None else ()
+    public = (INTERACTIVITY_PATH, EVENTS_PATH, COMMANDS_PATH) if slack_worker is not None else ()
     app.state.web = WebContext(
         settings, engine, clock or _utcnow, sender_factory or make_sender, public_paths=public
     )
@@ -98,6 +112,11 @@ def create_app(
     app.add_exception_handler(UnknownItem, unknown_item)
     for router in (health.router, inbox.router, login.router, exports.router, items.router, digests.router):
         app.include_router(router)
+    app.include_router(language.router)
+    app.include_router(bulk.router)
+    app.include_router(item_tags.router)
+    app.include_router(reply_templates.router)
+    app.include_router(status.router)
     return app
 
 

@@ -23,7 +23,9 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
 from monitor.web.auth import SESSION_COOKIE
+from monitor.web.inbox_sort import DIRECTIONS, SORTS
 from monitor.web.queries import MAX_PAGE, MAX_Q, SENTIMENTS, STATUSES, URGENCIES
+from monitor.web.tags import MAX_TAG
 
 __all__ = [
     "ACTION_RESPONSES",
@@ -72,9 +74,12 @@ FILTER_PARAMETERS: Final[list[dict[str, Any]]] = [
     _filter("urgency", "The newest score's urgency.", {"type": "string", "enum": list(URGENCIES)}),
     _filter("status", "handled, or alerted and not handled.", {"type": "string", "enum": list(STATUSES)}),
     _filter("assignee", "Who the item's alert is assigned to (exact).", _TEXT),
-    _filter("date_from", "First day (in the digest's time zone).", {"type": "string", "format": "date"}),
+    _filter("date_from", "First day (in web.timezone).", {"type": "string", "format": "date"}),
     _filter("date_to", "Last day, included; not before date_from.", {"type": "string", "format": "date"}),
     _filter("q", f"Text search, case-insensitive; cut to {MAX_Q} characters.", _TEXT),
+    _filter("tag", f"Items carrying this tag (normalised; at most {MAX_TAG} characters).", _TEXT),
+    _filter("sort", "Order: newest, reach, severity, SLA due.", {"type": "string", "enum": list(SORTS)}),
+    _filter("dir", "desc or asc (default: the natural way).", {"type": "string", "enum": list(DIRECTIONS)}),
     _filter("page", "Page number (the inbox only).", {"type": "integer", "minimum": 1, "maximum": MAX_PAGE}),
 ]
 
@@ -95,7 +100,8 @@ def _nullable(kind: str, **extra: Any) -> dict[str, Any]:
     return {"type": [kind, "null"], **extra}
 
 
-# One mention of the JSON export (monitor.web.queries.InboxRow.to_dict); the CSV has the same columns.
+# One mention of the JSON export (monitor.web.queries.InboxRow.to_dict), times in UTC; the CSV has the same
+# columns plus time_local (the moment in web.timezone, with its offset).
 EXPORT_RECORD: Final[dict[str, Any]] = {
     "type": "object",
     "properties": {

@@ -20,8 +20,9 @@ Why PostgreSQL too: it refuses what SQLite takes (a NUL in a text value; tests/w
 Why deterministic: a fixed seed and ``deterministic`` generation make CI reproducible; a failure prints
 the request as a curl command (the session cookie filtered) to replay against ``earshot web``.
 
-Not fuzzed: ``POST /slack/interactivity`` (described, with its signature headers): its requests must be
-signed by Slack, and tests/web/test_slack_route.py covers signed, stale, replayed and malformed ones.
+Not fuzzed: ``POST /slack/interactivity``, ``/slack/events`` and ``/slack/commands`` (described, with their
+signature headers): their requests must be signed by Slack, and tests/web/test_slack_route.py and
+tests/alerts/test_app_home.py cover signed, stale, replayed and malformed ones.
 ``POST /logout`` is fuzzed with a disposable session per request, so the fuzzer's own stays signed in.
 """
 
@@ -52,6 +53,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine
 
 from alerts.interactivity import INTERACTIVITY_PATH, InteractivityWorker
+from alerts.slack_events import COMMANDS_PATH, EVENTS_PATH
 from alerts.slack_sender import ConsoleSender
 from monitor.core.config import CONFIG_ENV, EarshotSettings
 from monitor.core.db import make_engine
@@ -85,6 +87,7 @@ REACHED: Final[dict[str, set[int]]] = {
     "GET /login": {200},
     "POST /login": {401, 429},
     "POST /logout": {303},
+    "POST /language": {303},
     "GET /export.csv": {200},
     "GET /export.json": {200},
     "GET /items/{mention_id}": {200},
@@ -93,9 +96,17 @@ REACHED: Final[dict[str, set[int]]] = {
     "POST /items/{mention_id}/assign": {303},
     "POST /items/{mention_id}/correct": {303},
     "POST /items/{mention_id}/reply": {303},
+    "POST /items/{mention_id}/tags": {303},
+    "POST /items/{mention_id}/tags/remove": {303},
+    "POST /inbox/bulk": {303},
     "GET /digests": {200},
     "GET /digests/{slug}/{week}": {200},
     "GET /healthz": {200},
+    "GET /reply-templates": {200},
+    "POST /reply-templates": {303},
+    "POST /reply-templates/{template_id}": {303},
+    "POST /reply-templates/{template_id}/delete": {303},
+    "GET /status": {200},
 }
 
 
@@ -311,7 +322,9 @@ def _prepare(case: Case, target: FuzzTarget) -> None:
         case.path_parameters = {**params, "slug": DIGEST_SLUG, "week": SEED_WEEK}
 
 
-schema = schemathesis.openapi.from_dict(_description(), config=CONFIG).exclude(path=INTERACTIVITY_PATH)
+schema = schemathesis.openapi.from_dict(_description(), config=CONFIG).exclude(
+    path=[INTERACTIVITY_PATH, EVENTS_PATH, COMMANDS_PATH]
+)
 
 
 @schema.parametrize()
@@ -355,7 +368,7 @@ def test_the_export_check_fails_a_csv_export_short_of_rows(
     small_target: FuzzTarget, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     whole = exports._csv_lines
-    monkeypatch.setattr(exports, "_csv_lines", lambda rows: itertools.islice(whole(rows), 4))
+    monkeypatch.setattr(exports, "_csv_lines", lambda rows, *zone: itertools.islice(whole(rows, *zone), 4))
     case = _export_case("/export.csv", small_target)
     with pytest.raises(FailureGroup) as failed:
         case.call_and_validate(app=small_target.app, additional_checks=[make_export_check(small_target)])

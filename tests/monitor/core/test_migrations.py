@@ -31,7 +31,8 @@ from monitor.core.models import Alert, Mention, SentimentScore
 from monitor.core.timeutil import as_utc
 from tests.monitor.core.schema_helpers import all_rows, build_at, load_fixture, schema_diffs
 
-REVISIONS = ["0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008"]
+REVISIONS = ["0001", "0002", "0003", "0004", "0005", "0006", "0007", "0008", "0009", "0010", "0011"]
+HEAD = REVISIONS[-1]
 ROOT = Path(__file__).resolve().parents[3]
 
 
@@ -62,7 +63,7 @@ def test_a_fresh_database_is_created_and_stamped_in_one_step(db_url: str) -> Non
         assert current_revision(conn) == head_revision()
     assert schema_diffs(engine) == []
     change = ensure_schema(engine)  # the next open finds it current
-    assert (change.action, change.describe()) == ("current", "schema is current (revision 0008)")
+    assert (change.action, change.describe()) == ("current", f"schema is current (revision {HEAD})")
     engine.dispose()
 
 
@@ -84,6 +85,9 @@ def test_a_database_of_a_released_earshot_upgrades_to_head_without_losing_a_row(
     after = all_rows(engine)
     assert after.pop("web_sessions") == [] and after.pop("login_throttle") == []  # new in 0005
     assert after.pop("source_credentials") == []  # new in 0006
+    assert after.pop("reply_templates") == []  # new in 0009
+    assert after.pop("mention_tags", []) == []  # new in 0010
+    assert after.pop("web_preferences") == []  # new in 0011
     for run in after["crawl_runs"]:  # columns new in 0007, empty for the runs recorded before
         assert [run.pop(c) for c in ("failure", "failure_detail", "pid", "host")] == [None] * 4
     assert after == rows
@@ -112,7 +116,7 @@ def test_an_adopted_v01_database_gets_what_its_hand_written_upgrades_left_out(db
     assert (change.action, change.before, change.applied) == (
         "adopted",
         "0004",
-        ("0005", "0006", "0007", "0008"),
+        tuple(REVISIONS[4:]),
     )
     assert schema_diffs(engine) == []
     indexes = {ix["name"] for ix in inspect(engine).get_indexes("sentiment_scores")}
@@ -162,11 +166,11 @@ def test_a_versioned_older_database_is_upgraded_revision_by_revision(db_url: str
     assert (change.action, change.before, change.after, change.applied) == (
         "upgraded",
         "0001",
-        "0008",
-        ("0002", "0003", "0004", "0005", "0006", "0007", "0008"),
+        HEAD,
+        tuple(REVISIONS[1:]),
     )
     assert change.describe() == (
-        "schema upgraded from revision 0001 to 0008 (ran 0002, 0003, 0004, 0005, 0006, 0007, 0008)"
+        f"schema upgraded from revision 0001 to {HEAD} (ran {', '.join(REVISIONS[1:])})"
     )
     assert schema_diffs(engine) == []
     with Session(engine) as s:
@@ -257,6 +261,9 @@ def test_processes_upgrading_a_released_database_at_the_same_moment_upgrade_it_o
     after = all_rows(engine)
     assert after.pop("web_sessions") == [] and after.pop("login_throttle") == []  # new in 0005
     assert after.pop("source_credentials") == []  # new in 0006
+    assert after.pop("reply_templates") == []  # new in 0009
+    assert after.pop("mention_tags", []) == []  # new in 0010
+    assert after.pop("web_preferences") == []  # new in 0011
     for run in after["crawl_runs"]:  # columns new in 0007, empty for the runs recorded before
         assert [run.pop(c) for c in ("failure", "failure_detail", "pid", "host")] == [None] * 4
     assert after == rows
@@ -287,7 +294,7 @@ def test_earshot_db_upgrade_says_what_it_did(
     monkeypatch.setenv("EARSHOT_DATABASE_URL", url)
     assert main(["db", "upgrade"]) == 0
     assert capsys.readouterr().out == (
-        f"database {url}: schema upgraded from revision 0002 to 0008 (ran 0003, 0004, 0005, 0006, 0007, 0008)\n"
+        f"database {url}: schema upgraded from revision 0002 to {HEAD} (ran {', '.join(REVISIONS[2:])})\n"
     )
     assert main(["db", "upgrade"]) == 0
-    assert capsys.readouterr().out == f"database {url}: schema is current (revision 0008)\n"
+    assert capsys.readouterr().out == f"database {url}: schema is current (revision {HEAD})\n"

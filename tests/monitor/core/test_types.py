@@ -20,7 +20,9 @@ def test_every_datetime_column_of_the_models_is_utc_datetime() -> None:
     columns = [
         c for t in SQLModel.metadata.tables.values() for c in t.columns if c.type.python_type is datetime
     ]
-    assert len(columns) == 33  # 28 up to 0004, + 4 in web_sessions and login_throttle (0005), + 1 (0006)
+    # 28 up to 0004, + 4 in web_sessions and login_throttle (0005), + 1 (0006), + 2 reply_templates (0009),
+    # + 1 mention_tags (0010), + 1 web_preferences (0011)
+    assert len(columns) == 37
     assert all(isinstance(c.type, UTCDateTime) for c in columns)
 
 
