@@ -3,26 +3,19 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from monitor import auth_allegro, auth_bluesky  # noqa: F401  registers `earshot auth allegro|bluesky`
-from monitor.auth_cli import register as register_auth
 from monitor.core.config import CONFIG_ENV, EarshotSettings, load_settings
-from monitor.core.db import DatabaseError, make_engine, open_engine, redact_url, session_scope, upgrade_schema
+from monitor.core.errors import DatabaseError
 from monitor.core.settings_base import ConfigError
 from monitor.model_cli import register as register_model
-from monitor.sources_table import render_sources
-from monitor.web.search import index_all
-
-if TYPE_CHECKING:
-    pass
+from monitor.web_cli import register as register_web
 
 log = logging.getLogger("earshot")
 
@@ -37,12 +30,14 @@ def _setup_logging(level: str, verbose: bool) -> None:
     )
 
 
-def _print_report(title: str, counts: dict[str, int]) -> None:
-    parts = ", ".join(f"{k}={v}" for k, v in counts.items())
-    print(f"{title}: {parts}")
+def _print_report(title: str, counts: dict[str, int], language: str = "en") -> None:
+    from monitor.cli_text import counts_line
+
+    print(counts_line(title, counts, language))
 
 
 def cmd_crawl(args: argparse.Namespace, settings: EarshotSettings) -> int:
+    from monitor.cli_text import t
     from monitor.crawl_report import NAME_WIDTH, crawl_line, crawl_lines
     from monitor.pipeline import UnknownSourceError, run_crawls
 
@@ -61,20 +56,29 @@ def cmd_crawl(args: argparse.Namespace, settings: EarshotSettings) -> int:
         print(line)
     if not result.reports:
         print(
-            "nothing to crawl: no source has both its credentials and a target using it (`earshot sources`)"
+            t(
+                language,
+                "nothing to crawl: no source has both its credentials and a target using it (`earshot sources`)",
+            )
         )
     health = result.health.counts
     if health:
-        _print_report("source health", health)
+        _print_report("source health", health, language)
         if health.get("opened") or health.get("recovered"):
             print(
-                "source-health alerts queued; `earshot alerts send` delivers them (`earshot run` does it itself)"
+                t(
+                    language,
+                    "source-health alerts queued; `earshot alerts send` delivers them "
+                    "(`earshot run` does it itself)",
+                )
             )
     return 1 if result.failed else 0
 
 
 def cmd_sources(args: argparse.Namespace, settings: EarshotSettings) -> int:
-    from monitor.source_health import source_statuses
+    from monitor.core.db import make_engine
+    from monitor.source_status import source_statuses
+    from monitor.sources_table import render_sources
     from spiders.catalogue import source_catalogue
 
     engine = make_engine(settings.effective_database_url)
@@ -90,33 +94,35 @@ def cmd_sources(args: argparse.Namespace, settings: EarshotSettings) -> int:
 
 
 def cmd_score(args: argparse.Namespace, settings: EarshotSettings) -> int:
+    from monitor.core.db import make_engine
     from monitor.pipeline import load_scorer, score_pending
 
     engine = make_engine(settings.effective_database_url)
     report = score_pending(engine, load_scorer(settings), batch_size=settings.sentiment.batch_size)
-    _print_report("score", report.counts)
+    _print_report("score", report.counts, settings.console_language)
     return 0
 
 
 def cmd_alerts_send(args: argparse.Namespace, settings: EarshotSettings) -> int:
+    from monitor.core.db import make_engine
     from monitor.pipeline import run_alerts
 
     engine = make_engine(settings.effective_database_url)
     report = run_alerts(engine, settings)
-    _print_report("alerts", report.counts)
+    _print_report("alerts", report.counts, settings.console_language)
     return 0
 
 
 def cmd_alerts_requeue(args: argparse.Namespace, settings: EarshotSettings) -> int:
     """Give failed alerts a fresh set of attempts once their cause (token, channel, scope) is fixed."""
     from alerts.outbox import requeue_failed
+    from monitor.core.db import make_engine
+    from monitor.core.i18n import ngettext
 
     engine = make_engine(settings.effective_database_url)
     count = requeue_failed(engine, args.id or None)
-    if settings.console_language == "pl":
-        print(f"ponownie w kolejce: {count} alert(ów); `earshot alerts send` lub `earshot run` je wyśle")
-    else:
-        print(f"requeued {count} failed alert(s); `earshot alerts send` or `earshot run` posts them")
+    message = "requeued %(n)s failed alert(s); `earshot alerts send` or `earshot run` posts them"
+    print(ngettext(settings.console_language, "cli", message, message, count))
     return 0
 
 
@@ -146,7 +152,7 @@ def cmd_alerts_preview(args: argparse.Namespace, settings: EarshotSettings) -> i
         return 2
     errors = 0
     with handle:
-        for out in preview(handle, settings, analyze):
+        for out in preview(handle, settings, analyze, language=args.language):
             errors += "error" in out
             print(json.dumps(out, ensure_ascii=False, indent=2 if args.pretty else None), flush=True)
     if errors:
@@ -157,6 +163,7 @@ def cmd_alerts_preview(args: argparse.Namespace, settings: EarshotSettings) -> i
 def cmd_digest(args: argparse.Namespace, settings: EarshotSettings) -> int:
     """Make the weekly digest now: numbers, charts, HTML report; posted to Slack unless --no-slack."""
     from alerts.slack_sender import make_sender
+    from monitor.core.db import make_engine
     from monitor.digest.errors import DigestError
     from monitor.digest.run import run_digest
     from monitor.digest.weeks import last_full_week, parse_week
@@ -187,101 +194,17 @@ def cmd_digest(args: argparse.Namespace, settings: EarshotSettings) -> int:
     return 1 if any(r.error for r in results) else 0
 
 
-def _with_web_address(settings: EarshotSettings, host: str | None, port: int | None) -> EarshotSettings:
-    web = settings.web.model_copy(update={k: v for k, v in (("host", host), ("port", port)) if v is not None})
-    return settings.model_copy(update={"web": web})
-
-
-def cmd_web(args: argparse.Namespace, settings: EarshotSettings) -> int:
-    """Serve the web pages (inbox, item pages, digests) until Ctrl-C."""
-    import signal
-    import threading
-
-    from monitor.slack_app import has_signing_secret, make_worker
-    from monitor.web.app import WebConfigError, create_app, serve_web, shutdown_web
-
-    settings = _with_web_address(settings, args.host, args.port)
-    engine = make_engine(settings.effective_database_url)
-    worker = make_worker(settings, engine)  # POST /slack/interactivity is served here too
-    try:
-        app = create_app(settings, engine, slack_worker=worker)
-        if has_signing_secret(settings):
-            worker.start()
-        server, thread = serve_web(settings, engine, app=app)
-    except WebConfigError as exc:
-        worker.stop()
-        print(f"earshot: {exc}", file=sys.stderr)
-        return 2
-    print(f"Earshot web pages on http://{settings.web.host}:{settings.web.port}/ — Ctrl-C stops", flush=True)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    with contextlib.suppress(KeyboardInterrupt):
-        stop.wait()
-    shutdown_web(server, thread)
-    worker.stop()
-    return 0
-
-
-def cmd_web_hash_password(args: argparse.Namespace, settings: EarshotSettings) -> int:
-    """Read a password (twice, not echoed) and print its hash for [[web.users]] password_hash."""
-    import getpass
-
-    from monitor.web.auth import hash_password
-
-    if sys.stdin.isatty():
-        first = getpass.getpass("password: ")
-        if first != getpass.getpass("again: "):
-            print("earshot: the passwords differ", file=sys.stderr)
-            return 2
-    else:
-        first = sys.stdin.readline().rstrip("\n")
-    if len(first) < 8:
-        print("earshot: use at least 8 characters", file=sys.stderr)
-        return 2
-    print(hash_password(first))
-    return 0
-
-
-def cmd_slack_serve(args: argparse.Namespace, settings: EarshotSettings) -> int:
-    """Only the Slack interactivity endpoint (when `earshot run` runs elsewhere or for a first test)."""
-    import signal
-    import threading
-
-    from monitor.slack_app import InteractivityError, start_slack_app
-
-    if args.host:
-        settings = settings.model_copy(
-            update={"slack": settings.slack.model_copy(update={"interactivity_host": args.host})}
-        )
-    if args.port is not None:
-        settings = settings.model_copy(
-            update={"slack": settings.slack.model_copy(update={"interactivity_port": args.port})}
-        )
-    engine = make_engine(settings.effective_database_url)
-    try:
-        app = start_slack_app(settings, engine)
-    except InteractivityError as exc:
-        print(f"earshot: {exc}", file=sys.stderr)
-        return 2
-    if app is None:
-        print(
-            "earshot: set EARSHOT_SLACK__SIGNING_SECRET (HTTP) or EARSHOT_SLACK__APP_TOKEN (Socket Mode) first",
-            file=sys.stderr,
-        )
-        return 2
-    print(f"Slack interactivity ({app.mode}): {app.address} — Ctrl-C stops", flush=True)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    with contextlib.suppress(KeyboardInterrupt):
-        stop.wait()
-    app.stop()
-    return 0
-
-
 def cmd_run(args: argparse.Namespace, settings: EarshotSettings) -> int:
     from monitor.scheduler import run_forever
     from monitor.slack_app import InteractivityError
 
+    if settings.distributed.broker_url is not None:
+        print(
+            "earshot: distributed.broker_url is set, which chooses the distributed mode: start `earshot "
+            "scheduler` and `earshot worker` instead (unset EARSHOT_DISTRIBUTED__BROKER_URL to run on one machine)",
+            file=sys.stderr,
+        )
+        return 2
     try:
         return run_forever(settings)
     except InteractivityError as exc:
@@ -292,11 +215,16 @@ def cmd_run(args: argparse.Namespace, settings: EarshotSettings) -> int:
 def cmd_demo(args: argparse.Namespace, settings: EarshotSettings) -> int:
     from monitor.demo import run_demo
 
+    if args.distributed:
+        from monitor.distributed.demo import run_distributed_demo
+
+        return run_distributed_demo(settings, workers=2)
     return run_demo(settings, data_dir=args.data_dir, use_slack=args.slack)
 
 
 def cmd_corrections_add(args: argparse.Namespace, settings: EarshotSettings) -> int:
     from monitor.core.corrections import CorrectionError, record_correction
+    from monitor.core.db import make_engine, session_scope
 
     engine = make_engine(settings.effective_database_url)
     try:
@@ -311,6 +239,7 @@ def cmd_corrections_add(args: argparse.Namespace, settings: EarshotSettings) -> 
 
 def cmd_corrections_export(args: argparse.Namespace, settings: EarshotSettings) -> int:
     from monitor.core.corrections import export_corrections
+    from monitor.core.db import make_engine, session_scope
 
     engine = make_engine(settings.effective_database_url)
     with session_scope(engine) as session:
@@ -325,6 +254,8 @@ def cmd_corrections_export(args: argparse.Namespace, settings: EarshotSettings) 
 
 def cmd_config_show(args: argparse.Namespace, settings: EarshotSettings) -> int:
     """Print the effective settings with secrets masked, so a user can see what was loaded."""
+    from monitor.core.db import redact_url
+
     data = settings.model_dump(mode="json")
     data["database_url"] = redact_url(settings.effective_database_url)
     print(json.dumps(data, indent=2, ensure_ascii=False))
@@ -346,22 +277,11 @@ def cmd_config_check(args: argparse.Namespace, settings: EarshotSettings) -> int
     return 2 if result.problems else 0
 
 
-def cmd_slack_manifest(args: argparse.Namespace, settings: EarshotSettings) -> int:
-    """Print the Slack app manifest (JSON) to paste into "Create an app → From an app manifest"."""
-    from monitor.slack_manifest import slack_manifest
-
-    if not args.socket_mode and not settings.public_url.startswith("https://"):
-        print(
-            f"earshot: public_url is {settings.public_url}; Slack needs a public https Request URL: set "
-            "EARSHOT_PUBLIC_URL or use --socket-mode",
-            file=sys.stderr,
-        )
-    print(json.dumps(slack_manifest(settings, socket_mode=args.socket_mode), indent=2, ensure_ascii=False))
-    return 0
-
-
 def cmd_db_upgrade(args: argparse.Namespace, settings: EarshotSettings) -> int:
     """Bring the database to the newest schema revision once (every long-running command also does on start)."""
+    from monitor.core.db import open_engine, redact_url, upgrade_schema
+    from monitor.web.search import index_all
+
     engine = open_engine(settings.effective_database_url)
     try:
         change = upgrade_schema(engine)
@@ -374,7 +294,33 @@ def cmd_db_upgrade(args: argparse.Namespace, settings: EarshotSettings) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
+def cmd_worker(args: argparse.Namespace, settings: EarshotSettings) -> int:
+    """A Celery worker of the distributed mode (needs distributed.broker_url and PostgreSQL)."""
+    from monitor.distributed.worker_cli import parse_queues, run_worker
+
+    return run_worker(settings, parse_queues(args.queues, settings), args.concurrency, name=args.name)
+
+
+def cmd_scheduler(args: argparse.Namespace, settings: EarshotSettings) -> int:
+    """The distributed mode's scheduler: enqueues only; one of several is active (PostgreSQL lock)."""
+    from monitor.distributed.leader import run_scheduler
+
+    return run_scheduler(settings)
+
+
+def cmd_status(args: argparse.Namespace, settings: EarshotSettings) -> int:
+    """Workers, queue depths, oldest unprocessed item per stage, the active scheduler; exit 1 if stalled."""
+    from monitor.distributed.status import collect_status, render_status
+
+    status = collect_status(settings)
+    if args.json:
+        print(json.dumps(status.as_dict(), indent=2, ensure_ascii=False, default=str))
+    else:
+        print(render_status(status, settings.console_language))
+    return 1 if status.stalled else 0
+
+
+def build_parser(with_providers: bool = True) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="earshot", description="Review and social-media monitoring.")
     p.add_argument("--config", help="TOML config file (default: $EARSHOT_CONFIG)")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -411,9 +357,33 @@ def build_parser() -> argparse.ArgumentParser:
     )
     pv.add_argument("--no-score", action="store_true", help="skip the sentiment model (faster; no badges)")
     pv.add_argument("--pretty", action="store_true", help="indent the JSON (default: one object per line)")
+    pv.add_argument(
+        "--language",
+        choices=("pl", "en"),
+        default=None,
+        help="render in this language instead of each target's `language` (slack.language)",
+    )
     pv.set_defaults(func=cmd_alerts_preview)
 
     sub.add_parser("run", help="run all stages on a schedule until stopped").set_defaults(func=cmd_run)
+
+    wk = sub.add_parser("worker", help="distributed mode: a Celery worker (needs distributed.broker_url)")
+    wk.add_argument(
+        "--queues", help="comma-separated stages: crawl,score,alerts,digest (default: distributed.queues)"
+    )
+    wk.add_argument(
+        "--concurrency", type=int, help="tasks at once (default: distributed.concurrency or cores)"
+    )
+    wk.add_argument("--name", help="worker node name (default: <prefix>-<pid>@<host>)")
+    wk.set_defaults(func=cmd_worker)
+    sub.add_parser(
+        "scheduler", help="distributed mode: enqueue stages on schedule (one active of several)"
+    ).set_defaults(func=cmd_scheduler)
+    st = sub.add_parser(
+        "status", help="distributed mode: workers, queues, oldest unprocessed item, scheduler"
+    )
+    st.add_argument("--json", action="store_true", help="machine-readable output")
+    st.set_defaults(func=cmd_status)
 
     dg = sub.add_parser("digest", help="make the weekly digest now (default: last full ISO week)")
     dg.add_argument("--week", help="ISO week, e.g. 2026-W47 (default: the last full week)")
@@ -422,28 +392,14 @@ def build_parser() -> argparse.ArgumentParser:
     dg.add_argument("--no-slack", action="store_true", help="write the report only, do not post to Slack")
     dg.set_defaults(func=cmd_digest)
 
-    web = sub.add_parser("web", help="serve the web pages (inbox, item pages, digests)")
-    web.add_argument("--host", help="bind address (default: web.host, 127.0.0.1)")
-    web.add_argument("--port", type=int, help="port (default: web.port, 8000)")
-    web.set_defaults(func=cmd_web)
-    websub = web.add_subparsers(dest="web_command")
-    websub.add_parser("hash-password", help="print a password hash for [[web.users]]").set_defaults(
-        func=cmd_web_hash_password
-    )
-
-    sl = sub.add_parser("slack", help="Slack interactivity (buttons, reply modal)")
-    slsub = sl.add_subparsers(dest="slack_command", required=True)
-    serve = slsub.add_parser("serve", help="run only the interactivity endpoint (earshot run includes it)")
-    serve.add_argument("--host", help="bind address (default: slack.interactivity_host, 127.0.0.1)")
-    serve.add_argument("--port", type=int, help="port (default: slack.interactivity_port, 3000)")
-    serve.set_defaults(func=cmd_slack_serve)
-    man = slsub.add_parser("manifest", help="print the Slack app manifest (scopes, interactivity URL)")
-    man.add_argument("--socket-mode", action="store_true", help="Socket Mode: no Request URL needed")
-    man.set_defaults(func=cmd_slack_manifest)
-
     d = sub.add_parser("demo", help="crawl → score → alert once against bundled demo data")
     d.add_argument("--data-dir", help="keep the demo database here (default: a fresh temporary folder)")
     d.add_argument("--slack", action="store_true", help="post to the configured Slack instead of console")
+    d.add_argument(
+        "--distributed",
+        action="store_true",
+        help="run it through the broker with two workers (needs distributed.broker_url and PostgreSQL)",
+    )
     d.set_defaults(func=cmd_demo)
 
     cfg = sub.add_parser("config", help="configuration")
@@ -473,12 +429,31 @@ def build_parser() -> argparse.ArgumentParser:
     exp.set_defaults(func=cmd_corrections_export)
 
     register_model(sub)
-    register_auth(sub)  # `earshot auth <provider>`: providers join with monitor.auth_cli.register_provider
+    register_web(sub)  # `earshot web`, `earshot slack serve|manifest`
+    _register_auth(sub, with_providers)
     return p
 
 
+def _register_auth(sub: argparse._SubParsersAction[argparse.ArgumentParser], with_providers: bool) -> None:
+    """``earshot auth <provider>``; the providers are imported only when they may run.
+
+    Why: they bring in the credential store, the database layer and Alembic (0.6 s of imports), which
+    every other command (``earshot model predict`` above all) would otherwise pay at start.
+    """
+    if not with_providers:
+        sub.add_parser(
+            "auth", help="authorise a source once and store its credentials (google, allegro, bluesky)"
+        )
+        return
+    from monitor import auth_allegro, auth_bluesky  # noqa: F401  registers `earshot auth allegro|bluesky`
+    from monitor.auth_cli import register
+
+    register(sub)  # providers join with monitor.auth_cli.register_provider
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(with_providers="auth" in argv)
     args = parser.parse_args(argv)
     try:
         settings = load_settings(args.config)

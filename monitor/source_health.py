@@ -27,7 +27,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from itertools import pairwise
-from typing import Any
 
 from sqlalchemy import func
 from sqlalchemy.engine import Engine
@@ -41,7 +40,6 @@ from monitor.core.credentials import auth_command
 from monitor.core.db import session_scope
 from monitor.core.models import Alert, AlertStatus, CrawlRun, Mention, StageRun
 from monitor.core.timeutil import as_utc, utcnow
-from spiders.catalogue import SourceInfo
 from spiders.failures import failure_words, reason_code
 
 log = logging.getLogger(__name__)
@@ -344,7 +342,7 @@ def open_problem_alerts(session: Session, source: str) -> list[Alert]:
     return list(session.exec(stmt).all())
 
 
-def _insert(engine: Engine, alert: Alert) -> bool:
+def insert_alert(engine: Engine, alert: Alert) -> bool:
     """Store ``alert`` in its own transaction; False when its dedupe key exists (another run was first)."""
     key = alert.dedupe_key
     with Session(engine) as session:
@@ -399,14 +397,14 @@ def check_source(
             channel,
             now,
         )
-        if _insert(engine, recovery):
+        if insert_alert(engine, recovery):
             counts["recovered"] += 1
             log.info("source %s recovered from %s (alert #%s)", source, alert.kind, alert.id)
     open_keys = {a.dedupe_key for a in already_open}
     for problem in found:
         if problem.dedupe_key in open_keys:
             continue
-        if _insert(
+        if insert_alert(
             engine, _new_alert(source, problem.kind, problem.dedupe_key, problem.reason, channel, now)
         ):
             counts["opened"] += 1
@@ -441,67 +439,3 @@ def check_sources(
     if counts["opened"] or counts["recovered"]:
         log.info("source health: %s", counts)
     return counts
-
-
-# -- what `earshot sources` shows -----------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SourceStatus:
-    info: SourceInfo
-    health: SourceHealth
-
-    def as_dict(self) -> dict[str, Any]:
-        """Plain JSON types, for ``earshot sources --json``."""
-        info, health, silence = self.info, self.health, self.health.silence
-        run = health.last_run
-        return {
-            "name": info.name,
-            "configured": info.configured,
-            "missing": list(info.missing_env),
-            "skip_reason": info.skip_reason,
-            "targets": list(info.targets),
-            "interval_minutes": info.interval_minutes,
-            "max_requests": info.max_requests,
-            "last_run": None
-            if run is None
-            else {
-                "id": run.id,
-                "finish_reason": run.finish_reason,
-                "items_new": run.items_new,
-                "items_updated": run.items_updated,
-                "items_rejected": run.items_rejected,
-                "requests": run.requests,
-                "errors": run.errors,
-                "finished_at": run.finished_at.isoformat(),
-                "first_error": run.first_error,
-                "failure": run.failure,
-                "failure_text": run.failure_text(),
-                "failure_detail": run.failure_detail,
-                "log_file": run.log_file,
-            },
-            "health": {
-                "status": health.status,
-                "text": health.describe(),
-                "reason": health.reason(),
-                "failed_runs_in_row": health.failed_in_row,
-                "newest_item_at": silence.newest_item_at.isoformat() if silence.newest_item_at else None,
-                "quiet_hours": _hours(silence.quiet_for),
-                "quiet_limit_hours": _hours(silence.limit),
-            },
-        }
-
-
-def _hours(delta: timedelta | None) -> float | None:
-    return None if delta is None else round(delta.total_seconds() / 3600, 2)
-
-
-def source_statuses(
-    engine: Engine, settings: EarshotSettings, catalogue: Sequence[SourceInfo], now: datetime | None = None
-) -> list[SourceStatus]:
-    """Each catalogued source with its last run and health."""
-    now = now or utcnow()
-    with Session(engine) as session:
-        return [
-            SourceStatus(info, assess(session, info.name, settings.source_health, now)) for info in catalogue
-        ]

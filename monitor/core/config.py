@@ -30,95 +30,22 @@ from pydantic_settings import (
     SettingsError,
     TomlConfigSettingsSource,
 )
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 
 from monitor.core.alert_settings import (
     AlertSettings,
 )
 from monitor.core.settings_base import ConfigError, Section, known_zone
 from monitor.core.source_settings import SourcesSettings
+from monitor.core.target_settings import ReplySettings as ReplySettings
+from monitor.core.target_settings import Target as Target
+from monitor.core.web_settings import WebSettings as WebSettings
+from monitor.core.web_settings import WebUser as WebUser
 
 CONFIG_ENV = "EARSHOT_CONFIG"
 ENV_PREFIX = "EARSHOT_"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 # The file chosen by load_settings (``--config``), without mutating the process environment.
 _config_file: ContextVar[str | None] = ContextVar("earshot_config_file", default=None)
-
-
-class ReplySettings(Section):
-    """A brand's voice for suggested replies: only what is written here is ever promised or named."""
-
-    formal: bool = Field(
-        True, description="Polish replies address the customer as Pan/Pani (True) or informally (False)."
-    )
-    contact_email: str | None = Field(None, description="Contact e-mail a reply may point the customer to.")
-    contact_phone: str | None = Field(None, description="Contact phone a reply may point the customer to.")
-    contact_url: str | None = Field(None, description="Contact or help-centre page a reply may link.")
-    signature: str | None = Field(None, description="Sign-off, e.g. 'Zespół Obsługi Klienta Sklepu X'.")
-    next_steps: dict[str, str] = Field(
-        default_factory=dict,
-        description="Per aspect (delivery, returns, ...), a promise the team really makes, in the reply's language "
-        "keyed 'aspect' or 'aspect.pl'/'aspect.en'; without one, replies promise only to look into it.",
-    )
-
-
-class Target(Section):
-    """A monitored brand and where to find it on each source."""
-
-    name: str = Field(min_length=1, description="Brand or shop name, unique.")
-    google_account_id: str | None = Field(None, description="Google Business Profile account id.")
-    google_location_ids: list[str] = Field(default_factory=list, description="GBP location ids to read.")
-    place_ids: list[str] = Field(
-        default_factory=list,
-        description="Google Places place ids read by `google_places` (competitors, locations you do not own).",
-    )
-    keywords: list[str] = Field(default_factory=list, description="Search keywords for social sources.")
-    feeds: list[str] = Field(
-        default_factory=list,
-        description="RSS 2.0 / Atom feed URLs read by `rss` (Google Alerts, Talkwalker Alerts, blogs, news).",
-    )
-    ceneo_urls: list[str] = Field(
-        default_factory=list,
-        description="Ceneo product or shop opinion pages read by `ceneo` (URL or path under sources.ceneo.base_url).",
-    )
-    allegro_user_ids: list[str] = Field(
-        default_factory=list, description="Allegro seller user ids whose ratings `allegro` reads."
-    )
-    trustpilot_business_unit_ids: list[str] = Field(
-        default_factory=list, description="Trustpilot business unit ids read by `trustpilot`."
-    )
-    subreddits: list[str] = Field(
-        default_factory=list,
-        description=(
-            "Limit `reddit` keyword search to these subreddits (empty = all); their new comments are "
-            "read too (sources.reddit.comment_pages; 0 turns that off)."
-        ),
-    )
-    hashtags: list[str] = Field(
-        default_factory=list, description="Hashtags (without #) whose timelines `mastodon` reads."
-    )
-    youtube_channel_ids: list[str] = Field(
-        default_factory=list, description="YouTube channel ids whose comment threads `youtube` reads."
-    )
-    channel: str | None = Field(
-        None, description="Slack channel for this target's alerts; unset = slack.default_channel."
-    )
-    reply: ReplySettings = Field(
-        default_factory=ReplySettings,
-        description="How suggested replies for this target address customers and where they point them.",
-    )
-
-    @field_validator("feeds")
-    @classmethod
-    def _feed_urls(cls, feeds: list[str]) -> list[str]:
-        """Catch a pasted non-URL at load time rather than as a failed crawl hours later."""
-        cleaned = [feed.strip() for feed in feeds]
-        for feed in cleaned:
-            scheme = feed.split(":", 1)[0].lower() if ":" in feed else ""
-            if not feed or (scheme and scheme not in ("http", "https")):
-                raise ValueError(f"feed {feed!r} is not an http(s) URL or a path under sources.rss.base_url")
-        return cleaned
 
 
 class SlackSettings(Section):
@@ -151,6 +78,16 @@ class SlackSettings(Section):
     per_channel_interval_seconds: float = Field(
         1.0, ge=0, description="Least time between two messages to one channel (Slack allows about 1/s)."
     )
+    language: Literal["pl", "en"] = Field(
+        "pl",
+        description="Language of Slack messages not tied to a target's own setting (source health, App "
+        "Home, /earshot): pl or en.",
+    )
+    timezone: str = Field(
+        "Europe/Warsaw", description="IANA time zone of the dates and times Slack messages show (zone shown)."
+    )
+
+    _zone = field_validator("timezone")(staticmethod(known_zone))
 
 
 class SentimentSettings(Section):
@@ -254,37 +191,55 @@ class DigestSettings(Section):
     _zone = field_validator("timezone")(staticmethod(known_zone))
 
 
-class WebUser(Section):
-    """A person who may sign in to the web pages; the password is stored only as a hash."""
+class DistributedSettings(Section):
+    """Scale-out mode: Celery workers on a broker, PostgreSQL as the only state (`earshot worker`/`scheduler`)."""
 
-    username: str = Field(min_length=1, max_length=64, description="Login name.")
-    password_hash: SecretStr = Field(
-        description="Hash from `earshot web hash-password` (scrypt); never the password itself."
-    )
-
-
-class WebSettings(Section):
-    """The web pages for agents and managers (inbox, item pages, digests)."""
-
-    host: str = Field(
-        "127.0.0.1", description="Address `earshot web` / `earshot run` binds the web pages to."
-    )
-    port: int = Field(
-        8000, ge=0, le=65535, description="Port of the web pages and of POST /slack/interactivity."
-    )
-    enabled: bool = Field(
-        True, description="Serve the web pages inside `earshot run` (Slack's endpoint is served either way)."
-    )
-    users: list[WebUser] = Field(default_factory=list, description="Users who may sign in ([[web.users]]).")
-    shared_token: SecretStr | None = Field(
-        None, description="A shared sign-in token for a start, instead of (or besides) users; env only."
-    )
-    session_secret: SecretStr | None = Field(
+    broker_url: SecretStr | None = Field(
         None,
-        description="Key that signs session cookies; unset = a random key kept in data_dir/web-session.key.",
+        description="amqp://user:pw@host:5672// (RabbitMQ) or redis://host:6379/0; set = distributed mode "
+        "(`earshot scheduler` + `earshot worker`), unset = `earshot run` on one machine.",
     )
-    session_hours: float = Field(12, gt=0, description="Hours a sign-in lasts.")
-    page_size: int = Field(50, ge=5, le=500, description="Mentions per inbox page.")
+    queue_prefix: str = Field(
+        "earshot",
+        pattern=r"^[A-Za-z0-9_.-]{1,64}$",
+        description="Prefix of the queue and control-exchange names, so several installations share one broker.",
+    )
+    queues: list[Literal["crawl", "score", "alerts", "digest"]] = Field(
+        ["crawl", "score", "alerts", "digest"],
+        description="Queues an `earshot worker` consumes unless --queues names others.",
+    )
+    concurrency: int = Field(
+        0, ge=0, le=64, description="Tasks one worker runs at once (prefork processes); 0 = CPU cores."
+    )
+    score_fanout: int = Field(
+        2,
+        ge=1,
+        le=64,
+        description="Score tasks a crawl that stored items enqueues, so that many workers share the scoring.",
+    )
+    leader_poll_seconds: float = Field(
+        5,
+        gt=0,
+        le=300,
+        description="A standby `earshot scheduler` tries to take over this often; the leader checks its lock too.",
+    )
+    score_stall_minutes: float = Field(
+        15, gt=0, description="A mention unscored this long means the score stage is stalled (status, alert)."
+    )
+    alerts_stall_minutes: float = Field(
+        10,
+        gt=0,
+        description="An alert due this long and not posted means delivery is stalled (status, alert).",
+    )
+    stall_channel: str | None = Field(
+        None, description="Slack channel for stalled-stage alerts; unset = source_health.channel or default."
+    )
+    stall_check_seconds: float = Field(
+        60,
+        gt=0,
+        le=3600,
+        description="How often the active `earshot scheduler` looks for stalled stages (and alerts on them).",
+    )
 
 
 class EarshotSettings(BaseSettings):
@@ -307,8 +262,8 @@ class EarshotSettings(BaseSettings):
     )
     console_language: Literal["en", "pl"] = Field(
         "en",
-        description="Language of the crawl lines and failure reasons `earshot crawl`, `run`, `demo` and "
-        "`sources` print: en or pl.",
+        description="Language of what the console prints (crawl lines and failure reasons, the `sources` "
+        "table, `score` / `alerts` summaries, the `demo` narration): en or pl.",
     )
     crawl_logs_keep: int = Field(
         20,
@@ -316,6 +271,11 @@ class EarshotSettings(BaseSettings):
         description="Scrapy log files kept per source in data_dir/logs/ (one per crawl; older ones are deleted).",
     )
     targets: list[Target] = Field(default_factory=list, description="Monitored brands.")
+    reply: ReplySettings = Field(
+        default_factory=ReplySettings,
+        description="Reply defaults for every target (contact e-mail/phone/page, signature, tone, next steps); "
+        "a value set in a target's own reply section wins.",
+    )
     slack: SlackSettings = Field(default_factory=SlackSettings)
     alerts: AlertSettings = Field(default_factory=AlertSettings)
     sources: SourcesSettings = Field(default_factory=SourcesSettings)
@@ -324,6 +284,18 @@ class EarshotSettings(BaseSettings):
     source_health: SourceHealthSettings = Field(default_factory=SourceHealthSettings)
     digest: DigestSettings = Field(default_factory=DigestSettings)
     web: WebSettings = Field(default_factory=WebSettings)
+    distributed: DistributedSettings = Field(default_factory=DistributedSettings)
+
+    def reply_for(self, target: str | None) -> ReplySettings:
+        """``target``'s reply settings: what its own ``reply`` section sets, the top-level ``reply`` for the
+        rest (next steps merged per key, the target's winning); the defaults alone for an unknown target."""
+        own = next((t.reply for t in self.targets if t.name == target), None)
+        if own is None:
+            return self.reply
+        values = {name: getattr(own, name) for name in own.model_fields_set}
+        if "next_steps" in values:
+            values["next_steps"] = {**self.reply.next_steps, **own.next_steps}
+        return self.reply.model_copy(update=values)
 
     @field_validator("data_dir")
     @classmethod
@@ -339,6 +311,10 @@ class EarshotSettings(BaseSettings):
         """Parse the URL and load its dialect now, so a typo is a config error, not a crash at first use."""
         if not v:
             return v
+        # SQLAlchemy (0.15 s) is imported only when a URL is set: `earshot model predict` never needs it.
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
         example = (
             "e.g. sqlite:////var/lib/earshot/earshot.db or postgresql+psycopg://user:pw@host:5432/earshot"
         )

@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlmodel import Session, create_engine
 
-from monitor.core.migrations import SchemaChange, SchemaError, ensure_schema
+from monitor.core.errors import DatabaseError as DatabaseError  # re-exported: callers catch it from here
 
-
-class DatabaseError(Exception):
-    """The database cannot be opened or reached; the message says which URL and what to check."""
+if TYPE_CHECKING:  # Alembic (0.2 s to import) is loaded only when a schema is checked
+    from monitor.core.migrations import SchemaChange
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -79,6 +79,10 @@ def open_engine(url: str, echo: bool = False) -> Engine:
 
 def upgrade_schema(engine: Engine) -> SchemaChange:
     """Bring the database to the newest schema revision (see :mod:`monitor.core.migrations`)."""
+    # Alembic announces each plugin at INFO while it loads; now that it loads after logging is set up, hush it.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    from monitor.core.migrations import SchemaError, ensure_schema
+
     url = engine.url.render_as_string(hide_password=True)
     try:
         return ensure_schema(engine)

@@ -17,7 +17,8 @@ from sqlmodel import Session
 from monitor.core.config import EarshotSettings, Target
 from monitor.core.credentials import CredentialStore, generate_key
 from monitor.core.db import make_engine
-from monitor.source_health import assess, problems, source_statuses
+from monitor.source_health import assess, problems
+from monitor.source_status import source_statuses
 from monitor.sources_table import render_sources
 from spiders.catalogue import source_catalogue
 from tests.spiders.conftest import ACCOUNT, LOC1, LOC2, TARGET, crawl, mentions
