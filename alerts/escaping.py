@@ -31,15 +31,16 @@ _ENTITY = re.compile(r"&(?:lt|gt|amp|quot|apos|#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}
 _SCRIPT_STYLE = re.compile(r"<\s*(script|style)\b[^>]*>.*?<\s*/\s*\1\s*>", re.IGNORECASE | re.DOTALL)
 
 # Tags that become a line break, so paragraphs stay apart after the markup is gone.
-_BREAK_TAG = re.compile(r"<\s*(?:br|/p|/div|/li|li|/h[1-6]|hr)\b[^<>]*>", re.IGNORECASE)
+_BREAK_TAG = re.compile(r"<\s*(?:br|/p|/div|/li|li|/h[1-6]|hr)(?:[\s/][^<>]*)?>", re.IGNORECASE)
 
 # Known HTML element names only: a generic "<word ...>" pattern would also eat Slack links such as
 # "<https://evil|click>" (which we want to keep visible, escaped) or ordinary text like "<y and z>".
+# As in HTML, the name ends at whitespace, "/" or ">": "<a?Ó>" is text, not a tag, and keeps its letters.
 _HTML_TAG = re.compile(
     r"<\s*/?\s*(?:a|abbr|article|audio|b|big|blockquote|body|br|button|center|cite|code|del|div|em|embed"
     r"|figcaption|figure|font|footer|form|h[1-6]|head|header|hr|html|i|iframe|img|input|ins|kbd|label|li"
     r"|link|mark|meta|nav|object|ol|p|picture|pre|q|s|section|small|source|span|strike|strong|sub|sup"
-    r"|svg|table|tbody|td|tfoot|th|thead|title|tr|tt|u|ul|video)\b[^<>]*>",
+    r"|svg|table|tbody|td|tfoot|th|thead|title|tr|tt|u|ul|video)(?:[\s/][^<>]*)?>",
     re.IGNORECASE,
 )
 
