@@ -17,7 +17,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Final
 
 from monitor.core import i18n
@@ -195,8 +195,98 @@ def localize_reason(reason: str | None, voice: SlackText) -> str:
             late=voice.minutes(float(match["late"])),
             sla=voice.minutes(float(match["sla"])),
         )
+    if (source_health := _source_health_reason(text, voice)) is not None:
+        return source_health
     fixed = {
         "a new post in the thread of an alerted item": voice.t("a new post in the thread of an alerted item"),
         "no rule fires (preview only)": voice.t("no rule fires (preview only)"),
     }
     return fixed.get(text, text)
+
+
+# Source-health reasons (monitor.source_health): a failing streak, a silence, and the recovery of each.
+# The failure cause is one of spiders.failures' fixed phrases, so its Polish is a slack.po entry; the run's
+# finish reason and its first error are the source's own words and stay as they are.
+_FAILING = re.compile(
+    r"^(?P<count>\d+) crawls in a row failed(?:: (?P<cause>.+?))? \(last run #(?P<run>\d+): "
+    r"(?P<finish>[^,\n]+), (?P<errors>\d+) error\(s\), (?P<requests>\d+) request\(s\)"
+    r"(?:; first error: (?P<first>.*))?\)(?:; run `(?P<command>[^`\n]+)` to authorise again)?$",
+    re.DOTALL,
+)
+_QUIET = re.compile(
+    r"^no new item for (?P<quiet>[0-9.]+) h; usually one every (?P<gap>[0-9.]+) h \(median of "
+    r"(?P<items>\d+) items over (?P<days>[0-9.e+]+) days\), so the limit is (?P<limit>[0-9.]+) h$"
+)
+_WORKS_AGAIN = re.compile(
+    r"^crawls work again \((?:run #(?P<run>\d+) finished normally: (?P<new>\d+) new, (?P<updated>\d+) "
+    r"updated|(?P<none>no failed run any more))\) after the failures that began with run #(?P<first>\d+)$"
+)
+_ARRIVE_AGAIN = re.compile(
+    r"^new items arrive again \(newest from (?P<when>[0-9-]+ [0-9:]+ UTC|now)\) after the silence "
+    r"reported in alert #(?P<id>\d+)$"
+)
+
+
+def _hours(value: str, voice: SlackText) -> str:
+    hours = float(value)
+    return voice.t("%(hours)s h", hours=voice.number(hours, 0 if hours >= 10 else 1))
+
+
+def _source_health_reason(text: str, voice: SlackText) -> str | None:
+    """A source-health reason in ``voice``'s language; None when ``text`` is not one."""
+    if match := _FAILING.match(text):
+        cause = f": {voice.t(match['cause'])}" if match["cause"] else ""
+        first = voice.t("; first error: %(error)s", error=match["first"]) if match["first"] else ""
+        hint = (
+            voice.t("; run `%(command)s` to authorise again", command=match["command"])
+            if match["command"]
+            else ""
+        )
+        last = voice.t(
+            "last run #%(run)s: %(finish)s, errors: %(errors)s, requests: %(requests)s",
+            run=match["run"],
+            finish=match["finish"],
+            errors=match["errors"],
+            requests=match["requests"],
+        )
+        count = int(match["count"])
+        failed = voice.n("%(n)s crawl in a row failed", "%(n)s crawls in a row failed", count)
+        return f"{failed}{cause} ({last}{first}){hint}"
+    if match := _QUIET.match(text):
+        return voice.t(
+            "no new item for %(quiet)s; usually one every %(gap)s (median of %(items)s items over "
+            "%(days)s days), so the limit is %(limit)s",
+            quiet=_hours(match["quiet"], voice),
+            gap=_hours(match["gap"], voice),
+            items=match["items"],
+            days=match["days"],
+            limit=_hours(match["limit"], voice),
+        )
+    if match := _WORKS_AGAIN.match(text):
+        detail = (
+            voice.t("no failed run any more")
+            if match["none"]
+            else voice.t(
+                "run #%(run)s finished normally: %(new)s new, %(updated)s updated",
+                run=match["run"],
+                new=match["new"],
+                updated=match["updated"],
+            )
+        )
+        return voice.t(
+            "crawls work again (%(detail)s) after the failures that began with run #%(first)s",
+            detail=detail,
+            first=match["first"],
+        )
+    if match := _ARRIVE_AGAIN.match(text):
+        when = (
+            voice.t("now")
+            if match["when"] == "now"
+            else voice.when(datetime.strptime(match["when"], "%Y-%m-%d %H:%M UTC").replace(tzinfo=UTC))
+        )
+        return voice.t(
+            "new items arrive again (newest from %(when)s) after the silence reported in alert #%(id)s",
+            when=when,
+            id=match["id"],
+        )
+    return None

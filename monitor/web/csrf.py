@@ -18,7 +18,15 @@ __all__ = ["CsrfError", "check_csrf"]
 
 
 class CsrfError(Exception):
-    """A POST that may not be the user's own: the message says which check failed (shown on the 403)."""
+    """A POST that may not be the user's own: the message says which check failed (shown on the 403).
+
+    ``message`` is the web catalogue's English msgid and ``values`` fill its placeholders, so the 403 page
+    can translate it; ``str()`` is the filled English text, for the log.
+    """
+
+    def __init__(self, message: str, **values: str) -> None:
+        self.message, self.values = message, values
+        super().__init__(message % values if values else message)
 
 
 def _same_host(url: str, hosts: set[str]) -> bool:
@@ -52,7 +60,7 @@ def check_csrf(
     origin = headers.get("origin")
     if origin is not None:
         if not _same_host(origin, hosts):
-            raise CsrfError(f"the form was sent from another site ({origin[:100]})")
+            raise CsrfError("the form was sent from another site (%(origin)s)", origin=origin[:100])
         return
     referer = headers.get("referer")
     if referer is not None and not _same_host(referer, hosts):

@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 
 from monitor.web.auth import SESSION_COOKIE, credential_is_current, read_session, session_is_live
 from monitor.web.context import WebContext
+from monitor.web.csrf import CsrfError
 from monitor.web.deps import UnknownItem, get_web, request_session
 
 __all__ = ["PAGE_CSP", "REPORT_CSP", "csrf_rejected", "require_session"]
@@ -83,7 +84,8 @@ async def csrf_rejected(request: Request, exc: Exception) -> Response:
     log.warning("CSRF check failed for %s %s: %s", request.method, request.url.path, exc)
     web, session = get_web(request), request_session(request)
     # The reader's saved language is a database read: off the event loop, as the session check above.
-    reason = await run_in_threadpool(web.t, request, session, str(exc))
+    message, values = (exc.message, exc.values) if isinstance(exc, CsrfError) else (str(exc), {})
+    reason = await run_in_threadpool(web.t, request, session, message, **values)
     return await run_in_threadpool(
         web.error_page,
         request,

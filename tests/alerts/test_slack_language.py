@@ -307,6 +307,122 @@ def test_source_health_follows_slack_language(slack_language: str, expected: str
     assert first.blocks[0]["text"]["text"] == f"{expected}: ceneo"
 
 
+def _source_health_alerts() -> list[Alert]:
+    """Failing (auth, with a first error), quiet, and both recoveries, reasons made by monitor.source_health."""
+    from datetime import timedelta
+
+    from monitor.core.config import SourceHealthSettings
+    from monitor.source_health import RunView, Silence, SourceHealth, _recovery_reason, problems
+
+    failed = RunView(
+        id=41,
+        finish_reason="auth_failed",
+        items_new=0,
+        items_updated=0,
+        items_rejected=0,
+        requests=2,
+        errors=1,
+        finished_at=POSTED,
+        first_error="401 from 127.0.0.1",
+        failure="auth",
+    )
+    silence = Silence(
+        newest_item_id=9,
+        newest_item_at=POSTED,
+        items_in_window=30,
+        median_gap=timedelta(hours=3.5),
+        limit=timedelta(hours=21),
+        quiet_for=timedelta(hours=52),
+    )
+    calm = Silence(None, None, 0, None, None, None)
+    cfg = SourceHealthSettings()
+    failing = SourceHealth("allegro", failed, 3, 39, calm, 3)
+    quiet = SourceHealth("ceneo", None, 0, None, silence, 3)
+    found = [*problems(failing, cfg), *problems(quiet, cfg)]
+    assert [p.kind for p in found] == [KIND_FAILING, KIND_QUIET]
+    alerts = [
+        Alert(id=i, dedupe_key=p.dedupe_key, source="allegro", kind=p.kind, reason=p.reason, channel="#x")
+        for i, p in enumerate(found, 1)
+    ]
+    healthy = RunView(
+        id=42,
+        finish_reason="finished",
+        items_new=4,
+        items_updated=1,
+        items_rejected=0,
+        requests=3,
+        errors=0,
+        finished_at=POSTED,
+        first_error=None,
+    )
+    after = SourceHealth("allegro", healthy, 0, None, Silence(10, POSTED, 31, None, None, None), 3)
+    for problem in list(alerts):
+        reason = _recovery_reason(problem, after)
+        alerts.append(
+            Alert(id=9, dedupe_key="r", source="allegro", kind=KIND_RECOVERED, reason=reason, channel="#x")
+        )
+    return alerts
+
+
+def test_source_health_reasons_read_polish_in_a_polish_message() -> None:
+    pl_settings = settings("pl")
+    english = (
+        "crawls",
+        "in a row",
+        "last run",
+        "error(s)",
+        "request(s)",
+        "first error",
+        "authorise",
+        "credentials",
+        "no new item",
+        "usually",
+        "median of",
+        "items over",
+        "the limit",
+        "work again",
+        "finished normally",
+        "began with",
+        "arrive again",
+        "newest from",
+        "silence",
+        "reported in",
+        " new,",
+        "updated",
+    )
+    texts = []
+    for source_alert in _source_health_alerts():
+        assert source_alert.reason
+        message = render(source_alert, None, None, pl_settings)
+        text = text_of(message)
+        why = message.blocks[1]["text"]["text"]
+        left = [word for word in english if word in why]
+        assert not left, f"{source_alert.kind}: English left in the Polish reason {why!r}: {left}"
+        assert not limit_violations(message)
+        texts.append(text)
+    failing, quiet, works_again, arrives_again = texts
+    assert "3 nieudane pobrania z rzędu: dane logowania odrzucone (auth)" in failing
+    assert "pierwszy błąd: 401 from 127.0.0.1" in failing  # the source's own words stay
+    assert "; uruchom `earshot auth allegro`, aby ponownie się zalogować" in failing
+    assert "brak nowych wpisów od 52 godz.; zwykle jeden co 3,5 godz." in quiet
+    assert "przebieg #42 zakończony poprawnie: nowe: 4, zaktualizowane: 1" in works_again
+    assert "od przebiegu #39" in works_again
+    assert "(najnowszy z 1 maj 2024, 16:03 CEST)" in arrives_again
+    english_message = render(_source_health_alerts()[0], None, None, settings("en"))
+    assert "3 crawls in a row failed: credentials refused (auth)" in english_message.text
+
+
+def test_every_failure_cause_has_the_polish_words_of_spiders_failures() -> None:
+    from spiders.failures import CODES, failure_words
+
+    pl = SlackText("pl", "Europe/Warsaw")
+    for code in CODES:
+        english = f"3 crawls in a row failed: {failure_words(code)} (last run #1: finished, 1 error(s), 0 request(s))"
+        assert localize_reason(english, pl).startswith(
+            f"3 nieudane pobrania z rzędu: {failure_words(code, 'pl')} ("
+        )
+
+
 def test_a_target_without_language_follows_slack_language(monkeypatch: pytest.MonkeyPatch) -> None:
     s = EarshotSettings(slack={"language": "en"}, targets=[{"name": SHOP}])
     assert slack_text(s, SHOP).language == "en"

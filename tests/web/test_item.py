@@ -240,6 +240,27 @@ def test_reply_refused_by_google_keeps_the_alert_open(reply_site: Site, fake_goo
     assert fake_google.google_token not in flash
 
 
+def test_a_sources_refusal_reads_in_the_pages_language(reply_site: Site, fake_google: FakeReplyApi) -> None:
+    client = reply_site.logged_in()
+    item = reply_site.seed.mentions["gbp_pl_negative"]
+    polish, english = {"Accept-Language": "pl"}, {"Accept-Language": "en"}
+
+    def flash_after(status: int, headers: dict[str, str], retry_after: str | None = None) -> str:
+        fake_google.fail_next(status, retry_after=retry_after)
+        assert client.act(item, "reply", text="Przepraszamy za kłopot.").status == 303
+        page = client.get(f"/items/{item}", headers=headers).text
+        start = page.index('id="flash"')
+        return html.unescape(page[start : page.index("</div>", start)])
+
+    limited = flash_after(429, polish, retry_after="30")
+    assert "Odpowiedź nie została opublikowana:" in limited and "spróbuj ponownie za 30 s" in limited
+    for status in (404, 503):
+        flash = flash_after(status, polish)
+        assert "Odpowiedź nie została opublikowana:" in flash, flash
+        assert not any(word in flash for word in ("gone", "no longer", "unavailable", "try again")), flash
+    assert "is unavailable (HTTP 503); try again." in flash_after(503, english)
+
+
 def test_reply_too_long_or_empty_is_not_sent(reply_site: Site, fake_google: FakeReplyApi) -> None:
     client = reply_site.logged_in()
     item = reply_site.seed.mentions["gbp_pl_negative"]

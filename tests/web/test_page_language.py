@@ -195,6 +195,21 @@ def test_error_pages_and_the_digest_list_in_polish(sqlite_site: Site) -> None:
     assert "Nie ma takiego raportu" in client.get("/digests/nope/2026-W01", headers=PL).text
 
 
+def test_a_form_from_another_site_is_refused_in_the_readers_language(sqlite_site: Site) -> None:
+    client = sqlite_site.logged_in()
+    item = sqlite_site.seed.mentions["gbp_en_negative"]
+    token = client.csrf_from(f"/items/{item}")
+    form = {"csrf_token": token}
+    polish = client.post(f"/items/{item}/handle", form, origin="https://evil.example", headers=PL)
+    assert polish.status == 403 and _lang(polish.text) == "pl"
+    assert "formularz wysłano z innej witryny (https://evil.example)" in polish.text
+    assert "another site" not in polish.text
+    english = client.post(f"/items/{item}/handle", form, origin="https://evil.example", headers=EN)
+    assert (
+        english.status == 403 and "the form was sent from another site (https://evil.example)" in english.text
+    )
+
+
 # ------------------------------------------------------------------------------- the user's choice
 
 

@@ -9,6 +9,7 @@ action, before the database is asked anything else.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Annotated, Any, Final
 
@@ -173,6 +174,41 @@ def correct(
     return web.back_to_item(mention_id, "Sentiment recorded as %(label)s. Thank you.", label=shown)
 
 
+# The sources' generic refusals (alerts.reply_http) are English sentences; the item page re-reads their
+# shapes into whole msgids, so the flash is translated when the next page shows it. Other details (a
+# source's own words) stay inside the general sentence.
+_REFUSALS: Final = (
+    (
+        re.compile(r"^token rejected by (?P<name>[^\n]+?) \(HTTP (?P<status>\d+)\): (?P<fix>.*)$", re.DOTALL),
+        "Reply not posted: %(name)s rejected the token (HTTP %(status)s): %(fix)s. Your text is saved in Earshot.",
+    ),
+    (
+        re.compile(r"^rate-limited by (?P<name>[^\n]+), try again in (?P<seconds>\d+) s$"),
+        "Reply not posted: %(name)s limits replies; try again in %(seconds)s s. Your text is saved in Earshot.",
+    ),
+    (
+        re.compile(r"^rate-limited by (?P<name>[^\n]+), try again later$"),
+        "Reply not posted: %(name)s limits replies; try again later. Your text is saved in Earshot.",
+    ),
+    (
+        re.compile(r"^(?P<thing>\w+) gone: (?P<name>[^\n]+) no longer has this (?P=thing) \(HTTP 404\)$"),
+        "Reply not posted: %(name)s no longer has this item (HTTP 404). Your text is saved in Earshot.",
+    ),
+    (
+        re.compile(r"^(?P<name>[^\n]+) unavailable \((?P<status>HTTP \d+)\), try again$"),
+        "Reply not posted: %(name)s is unavailable (%(status)s); try again. Your text is saved in Earshot.",
+    ),
+)
+
+
+def _refusal(detail: str) -> tuple[str, dict[str, str]]:
+    """The flash msgid and values for a reply the source refused."""
+    for shape, message in _REFUSALS:
+        if match := shape.match(detail):
+            return message, {k: v for k, v in match.groupdict().items() if k != "thing"}
+    return "Reply not posted: %(detail)s. Your text is saved in Earshot.", {"detail": detail}
+
+
 @router.post("/reply", **ACTION)
 def reply(
     _: CsrfChecked,
@@ -200,12 +236,8 @@ def reply(
     except ActionError as exc:
         return web.back_to_item(mention_id, str(exc), "error")  # translated when the catalogue has it
     if outcome.status == "failed":
-        return web.back_to_item(
-            mention_id,
-            "Reply not posted: %(detail)s. Your text is saved in Earshot.",
-            "error",
-            detail=str(outcome.detail),
-        )
+        message, values = _refusal(str(outcome.detail))
+        return web.back_to_item(mention_id, message, "error", **values)
     if alert_id is not None:
         tasks.add_task(web.sync_slack, alert_id)
     if outcome.status == "posted":
