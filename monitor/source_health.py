@@ -358,7 +358,10 @@ def insert_alert(engine: Engine, alert: Alert) -> bool:
     return True
 
 
-def _new_alert(source: str, kind: str, key: str, reason: str, channel: str, now: datetime) -> Alert:
+def new_problem_alert(
+    source: str | None, kind: str, key: str, reason: str, channel: str, now: datetime
+) -> Alert:
+    """An outbox alert about a source (or, with ``source`` None, a stage) rather than a mention."""
     return Alert(
         dedupe_key=key,
         mention_id=None,
@@ -389,7 +392,7 @@ def check_source(
         if alert.dedupe_key in wanted:
             counts["still_open"] += 1
             continue
-        recovery = _new_alert(
+        recovery = new_problem_alert(
             source,
             KIND_RECOVERED,
             recovered_key(alert.dedupe_key),
@@ -405,7 +408,7 @@ def check_source(
         if problem.dedupe_key in open_keys:
             continue
         if insert_alert(
-            engine, _new_alert(source, problem.kind, problem.dedupe_key, problem.reason, channel, now)
+            engine, new_problem_alert(source, problem.kind, problem.dedupe_key, problem.reason, channel, now)
         ):
             counts["opened"] += 1
             log.warning("source %s: %s: %s", source, problem.kind, problem.reason)

@@ -23,10 +23,10 @@ from sqlmodel import Session, col, select
 
 from alerts.stage_message import KIND_STAGE_RECOVERED, KIND_STAGE_STALLED, recovered_reason, stalled_reason
 from monitor.core.config import EarshotSettings
-from monitor.core.models import Alert, AlertStatus
+from monitor.core.models import Alert
 from monitor.core.timeutil import utcnow
 from monitor.distributed.status import backlog
-from monitor.source_health import insert_alert, recovered_key
+from monitor.source_health import insert_alert, new_problem_alert, recovered_key
 
 log = logging.getLogger(__name__)
 
@@ -51,20 +51,6 @@ def open_stall_alerts(session: Session, stage: str) -> list[Alert]:
         .order_by(col(Alert.id))
     )
     return list(session.exec(stmt).all())
-
-
-def _alert(kind: str, key: str, reason: str, channel: str, now: datetime) -> Alert:
-    return Alert(
-        dedupe_key=key,
-        mention_id=None,
-        source=None,
-        kind=kind,
-        reason=reason,
-        channel=channel,
-        status=AlertStatus.PENDING,
-        next_attempt_at=now,
-        created_at=now,
-    )
 
 
 def stall_limits(settings: EarshotSettings) -> dict[str, float]:
@@ -93,7 +79,7 @@ def check_stalls(engine: Engine, settings: EarshotSettings, now: datetime | None
             waited = (now - row.oldest).total_seconds() / 60
             key = stalled_key(row.stage, row.oldest)
             reason = stalled_reason(row.waiting, waited, limit)
-            if insert_alert(engine, _alert(KIND_STAGE_STALLED, key, reason, channel, now)):
+            if insert_alert(engine, new_problem_alert(None, KIND_STAGE_STALLED, key, reason, channel, now)):
                 counts["opened"] += 1
                 log.warning("stage %s stalled: %s", row.stage, reason)
             else:
@@ -102,7 +88,10 @@ def check_stalls(engine: Engine, settings: EarshotSettings, now: datetime | None
         for alert in already_open:
             key = recovered_key(alert.dedupe_key)
             if insert_alert(
-                engine, _alert(KIND_STAGE_RECOVERED, key, recovered_reason(limit, alert.id), channel, now)
+                engine,
+                new_problem_alert(
+                    None, KIND_STAGE_RECOVERED, key, recovered_reason(limit, alert.id), channel, now
+                ),
             ):
                 counts["recovered"] += 1
                 log.info("stage %s works again (stall alert #%s)", row.stage, alert.id)
