@@ -53,11 +53,12 @@ STAGE = "alerts"
 DELIVERY_COUNTS = ("sent", "retried", "failed", "recovered", "printed", "ratelimited", "throttled")
 
 
-def _due_alert_ids(engine: Engine, now: datetime, limit: int) -> list[int]:
+def due_alert_ids(engine: Engine, now: datetime, limit: int, channel: str | None = None) -> list[int]:
     """Pending alerts whose time has come, and ``sending`` ones whose lease ran out (a crashed run).
 
     A thread reply waits for its parent message: it is due once the parent was delivered (or failed,
-    in which case it is posted on its own).
+    in which case it is posted on its own). ``channel`` keeps one channel's (the distributed deliverer
+    holds one channel's lock at a time).
     """
     parent = aliased(Alert)
     settled = [AlertStatus.SENT, AlertStatus.PRINTED, AlertStatus.FAILED]
@@ -70,6 +71,8 @@ def _due_alert_ids(engine: Engine, now: datetime, limit: int) -> list[int]:
         .order_by(col(Alert.created_at), col(Alert.id))
         .limit(limit)
     )
+    if channel is not None:
+        stmt = stmt.where(Alert.channel == channel)
     with Session(engine) as session:
         return [i for i in session.exec(stmt).all() if i is not None]
 
@@ -101,7 +104,7 @@ def _deliver_due(ctx: DeliveryPass, batch_size: int) -> None:
     skipped_channels: set[str] = set()
     seen: set[int] = set()
     for _round in range(3):
-        fresh = [i for i in _due_alert_ids(ctx.engine, ctx.clock(), batch_size) if i not in seen]
+        fresh = [i for i in due_alert_ids(ctx.engine, ctx.clock(), batch_size) if i not in seen]
         if not fresh:
             return
         for alert_id in fresh:

@@ -27,12 +27,11 @@ from datetime import datetime
 
 from sqlalchemy import func, or_, update
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from alerts.alert_message import get_alert
 from alerts.delivery import DEFAULT_INLINE_RETRY_SECONDS, DeliveryPass, NextStep, deliver_one
-from alerts.outbox import DELIVERY_COUNTS
+from alerts.outbox import DELIVERY_COUNTS, due_alert_ids
 from alerts.slack_sender import AlertSender
 from monitor.core.config import EarshotSettings
 from monitor.core.models import Alert, AlertStatus
@@ -78,24 +77,6 @@ def channels_with_due_alerts(engine: Engine, now: datetime) -> list[str]:
     )
     with Session(engine) as session:
         return sorted(session.exec(stmt).all())
-
-
-def _due_in_channel(engine: Engine, channel: str, now: datetime, limit: int) -> list[int]:
-    """Like :func:`alerts.outbox._due_alert_ids`, for one channel: due, and a thread reply's parent settled."""
-    parent = aliased(Alert)
-    settled = [AlertStatus.SENT, AlertStatus.PRINTED, AlertStatus.FAILED]
-    stmt = (
-        select(Alert.id)
-        .outerjoin(parent, col(parent.id) == col(Alert.parent_id))
-        .where(Alert.channel == channel)
-        .where(col(Alert.status).in_([AlertStatus.PENDING, AlertStatus.SENDING]))
-        .where(or_(col(Alert.next_attempt_at).is_(None), col(Alert.next_attempt_at) <= now))
-        .where(or_(col(Alert.parent_id).is_(None), col(parent.status).in_(settled)))
-        .order_by(col(Alert.created_at), col(Alert.id))
-        .limit(limit)
-    )
-    with Session(engine) as session:
-        return [i for i in session.exec(stmt).all() if i is not None]
 
 
 def _take_over(engine: Engine, channel: str, now: datetime) -> int:
@@ -183,7 +164,7 @@ def _deliver_rounds(
     ctx.last_post = {channel: last} if last is not None else {}
     seen: set[int] = set()
     for _round in range(3):
-        fresh = [i for i in _due_in_channel(engine, channel, clock(), batch_size) if i not in seen]
+        fresh = [i for i in due_alert_ids(engine, clock(), batch_size, channel=channel) if i not in seen]
         if not fresh:
             return
         for alert_id in fresh:

@@ -479,7 +479,7 @@ def test_alert_in_flight_in_another_run_is_not_taken_over(
         )
         s.add(row)
         s.commit()
-    monkeypatch.setattr(outbox, "_due_alert_ids", lambda *_args: [alert.id])  # the stale listing
+    monkeypatch.setattr(outbox, "due_alert_ids", lambda *_args: [alert.id])  # the stale listing
     counts = deliver_pending(engine, settings, SlackSender(settings))
     assert not any(counts.values())
     assert fake_slack.requests() == []
